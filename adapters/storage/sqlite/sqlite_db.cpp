@@ -1,0 +1,130 @@
+#include "adapters/storage/sqlite/sqlite_db.hpp"
+
+#include <string>
+
+#include "core/error.hpp"
+
+namespace leadhatch::adapters::storage {
+
+using core::StorageError;
+using core::StorageErrorKind;
+
+void throw_sqlite(sqlite3* db, int rc, std::string_view what) {
+    StorageErrorKind kind = StorageErrorKind::kInternal;
+    switch (rc & 0xff) {
+        case SQLITE_CONSTRAINT:
+            kind = StorageErrorKind::kConflict;
+            break;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_IOERR:
+        case SQLITE_FULL:
+        case SQLITE_CANTOPEN:
+        case SQLITE_READONLY:
+        case SQLITE_PROTOCOL:
+            kind = StorageErrorKind::kUnavailable;
+            break;
+        case SQLITE_MISMATCH:
+        case SQLITE_RANGE:
+        case SQLITE_TOOBIG:
+            kind = StorageErrorKind::kInvalid;
+            break;
+        default:
+            break;
+    }
+    std::string msg{what};
+    msg += ": ";
+    msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    throw StorageError(kind, msg);
+}
+
+SqliteStmt::SqliteStmt(sqlite3* db, std::string_view sql) : db_(db) {
+    const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                      &stmt_, nullptr);
+    if (rc != SQLITE_OK) throw_sqlite(db, rc, "prepare");
+}
+
+SqliteStmt::~SqliteStmt() { sqlite3_finalize(stmt_); }
+
+SqliteStmt& SqliteStmt::bind(int idx, std::int64_t v) {
+    const int rc = sqlite3_bind_int64(stmt_, idx, v);
+    if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");
+    return *this;
+}
+
+SqliteStmt& SqliteStmt::bind(int idx, std::string_view v) {
+    const int rc = sqlite3_bind_text64(stmt_, idx, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");
+    return *this;
+}
+
+SqliteStmt& SqliteStmt::bind_null(int idx) {
+    const int rc = sqlite3_bind_null(stmt_, idx);
+    if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");
+    return *this;
+}
+
+bool SqliteStmt::step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    sqlite3_reset(stmt_);
+    throw_sqlite(db_, rc, "step");
+}
+
+void SqliteStmt::run() {
+    while (step()) {
+    }
+    reset();
+}
+
+void SqliteStmt::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+std::string SqliteStmt::text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string{};
+}
+
+SqliteDb::SqliteDb(const std::string& path, int flags, int busy_timeout_ms) {
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw core::StorageError(core::StorageErrorKind::kUnavailable, "open sqlite database: " + msg);
+    }
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
+    sqlite3_extended_result_codes(db_, 1);
+}
+
+SqliteDb::~SqliteDb() {
+    cache_.clear();
+    sqlite3_close_v2(db_);
+}
+
+void SqliteDb::exec(std::string_view sql) {
+    std::string s{sql};
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        throw_sqlite(nullptr, rc, "exec: " + msg);
+    }
+}
+
+SqliteStmt& SqliteDb::stmt(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+        it = cache_.emplace(sql, std::make_unique<SqliteStmt>(db_, sql)).first;
+    } else {
+        it->second->reset();
+    }
+    return *it->second;
+}
+
+}  // namespace leadhatch::adapters::storage

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace leadhatch::adapters::storage {
+
+// Throws core::StorageError for a failed sqlite3 call, with the kind derived from the result code.
+[[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view what);
+
+// A prepared statement. reset() on destruction of a Binding scope keeps it reusable.
+class SqliteStmt {
+public:
+    SqliteStmt(sqlite3* db, std::string_view sql);
+    ~SqliteStmt();
+    SqliteStmt(const SqliteStmt&) = delete;
+    SqliteStmt& operator=(const SqliteStmt&) = delete;
+
+    SqliteStmt& bind(int idx, std::int64_t v);
+    SqliteStmt& bind(int idx, int v) { return bind(idx, static_cast<std::int64_t>(v)); }
+    SqliteStmt& bind(int idx, bool v) { return bind(idx, static_cast<std::int64_t>(v ? 1 : 0)); }
+    SqliteStmt& bind(int idx, std::string_view v);
+    SqliteStmt& bind(int idx, const std::string& v) { return bind(idx, std::string_view{v}); }
+    SqliteStmt& bind(int idx, const char* v) { return bind(idx, std::string_view{v}); }
+    SqliteStmt& bind_null(int idx);
+    template <class T>
+    SqliteStmt& bind(int idx, const std::optional<T>& v) {
+        return v ? bind(idx, *v) : bind_null(idx);
+    }
+
+    bool step();      // true: a row is ready; false: done
+    void run();       // step to completion, then reset
+    void reset();     // reset and clear bindings
+
+    std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+    bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+    std::optional<std::int64_t> opt_i64(int col) const {
+        return is_null(col) ? std::nullopt : std::optional<std::int64_t>(i64(col));
+    }
+    std::string text(int col) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+// One connection with a cache of prepared statements.
+class SqliteDb {
+public:
+    SqliteDb(const std::string& path, int flags, int busy_timeout_ms);
+    ~SqliteDb();
+    SqliteDb(const SqliteDb&) = delete;
+    SqliteDb& operator=(const SqliteDb&) = delete;
+
+    void exec(std::string_view sql);
+    SqliteStmt& stmt(const std::string& sql);  // prepared once, reset before it is handed out
+    sqlite3* handle() const { return db_; }
+    std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+private:
+    sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, std::unique_ptr<SqliteStmt>> cache_;
+};
+
+}  // namespace leadhatch::adapters::storage

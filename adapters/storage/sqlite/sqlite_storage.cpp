@@ -1,0 +1,652 @@
+#include "adapters/storage/sqlite/sqlite_storage.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+#include <utility>
+
+#include "adapters/storage/migrations.hpp"
+#include "adapters/storage/sqlite/sqlite_db.hpp"
+#include "core/error.hpp"
+
+namespace leadhatch::adapters::storage {
+
+using core::StorageError;
+using core::StorageErrorKind;
+
+namespace {
+
+constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
+
+std::int64_t ms(core::Timestamp t) { return core::to_epoch_ms(t); }
+
+std::optional<std::int64_t> opt_bool(const std::optional<bool>& b) {
+    if (!b) return std::nullopt;
+    return *b ? 1 : 0;
+}
+
+void configure(SqliteDb& db, bool memory) {
+    if (!memory) {
+        db.exec("PRAGMA journal_mode=WAL");
+        // FULL: a 200 to a webhook means the event survives a power cut, not only a crash. With
+        // grouped commits this costs one fsync per group, not per event.
+        db.exec("PRAGMA synchronous=FULL");
+    }
+    db.exec("PRAGMA foreign_keys=OFF");
+    db.exec("PRAGMA temp_store=MEMORY");
+}
+
+// Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back on any exception.
+template <class Fn>
+auto in_transaction(SqliteDb& db, Fn&& fn) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+        if constexpr (std::is_void_v<decltype(fn())>) {
+            fn();
+            db.exec("COMMIT");
+        } else {
+            auto r = fn();
+            db.exec("COMMIT");
+            return r;
+        }
+    } catch (...) {
+        try {
+            db.exec("ROLLBACK");
+        } catch (...) {
+        }
+        throw;
+    }
+}
+
+core::OutboxStatus parse_status(const std::string& s) {
+    if (s == "sent") return core::OutboxStatus::kSent;
+    if (s == "dead") return core::OutboxStatus::kDead;
+    if (s == "suppressed") return core::OutboxStatus::kSuppressed;
+    return core::OutboxStatus::kPending;
+}
+
+constexpr const char* kOutboxColumns =
+    "o.id, o.channel_id, o.idem_key, o.lead_id, o.chat_id, o.kind, o.body, o.marketing, o.is_group, o.attempts, "
+    "o.status, o.due_at, o.last_error, COALESCE(l.opted_out, 0), COALESCE(i.unreachable, 0) "
+    "FROM outbox o LEFT JOIN leads l ON l.id = o.lead_id "
+    "LEFT JOIN lead_identities i ON i.channel_id = o.channel_id AND i.external_user_id = o.chat_id ";
+
+core::OutboxRecord read_outbox(const SqliteStmt& s) {
+    core::OutboxRecord r;
+    r.id = core::OutboxId{s.i64(0)};
+    r.channel_id = s.text(1);
+    r.idem_key = s.text(2);
+    r.lead_id = core::LeadId{s.opt_i64(3).value_or(0)};
+    r.chat_id = s.text(4);
+    r.kind = s.text(5);
+    r.body = s.text(6);
+    r.marketing = s.i64(7) != 0;
+    r.is_group = s.i64(8) != 0;
+    r.attempts = static_cast<int>(s.i64(9));
+    r.status = parse_status(s.text(10));
+    r.due_at = core::from_epoch_ms(s.i64(11));
+    r.last_error = s.text(12);
+    r.recipient_opted_out = s.i64(13) != 0;
+    r.recipient_unreachable = s.i64(14) != 0;
+    return r;
+}
+
+// Writes a WriteSet with prepared statements inside the caller's transaction.
+void apply_writes(SqliteDb& db, const core::WriteSet& w) {
+    for (const auto& p : w.processed) {
+        db.stmt("INSERT INTO processed_inbound (channel_id, inbound_id, processed_at) VALUES (?1, ?2, ?3)")
+            .bind(1, p.channel_id)
+            .bind(2, p.inbound_id)
+            .bind(3, ms(w.now))
+            .run();
+    }
+    for (const auto& l : w.new_leads) {
+        db.stmt("INSERT INTO leads (id, display_name, username, language, phone, source_kind, source_channel, "
+                "source_campaign, source_detail, referral_code, referred_by, stage_changed_at, created_at, "
+                "updated_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?12)")
+            .bind(1, l.id.value)
+            .bind(2, l.display_name)
+            .bind(3, l.username)
+            .bind(4, l.language)
+            .bind(5, l.phone)
+            .bind(6, l.source_kind)
+            .bind(7, l.source_channel)
+            .bind(8, l.source_campaign)
+            .bind(9, l.source_detail)
+            .bind(10, l.referral_code)
+            .bind(11, l.referred_by ? std::optional<std::int64_t>(l.referred_by.value) : std::nullopt)
+            .bind(12, ms(l.created_at))
+            .run();
+    }
+    for (const auto& i : w.new_identities) {
+        db.stmt("INSERT INTO lead_identities (channel_id, external_user_id, lead_id, display_name, username, "
+                "language, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)")
+            .bind(1, i.key.channel_id)
+            .bind(2, i.key.external_user_id)
+            .bind(3, i.lead_id.value)
+            .bind(4, i.display_name)
+            .bind(5, i.username)
+            .bind(6, i.language)
+            .bind(7, ms(i.at))
+            .run();
+    }
+    for (const auto& u : w.identity_updates) {
+        db.stmt("UPDATE lead_identities SET display_name = COALESCE(?1, display_name), "
+                "username = COALESCE(?2, username), language = COALESCE(?3, language), "
+                "unreachable = COALESCE(?4, unreachable), updated_at = ?5 "
+                "WHERE channel_id = ?6 AND external_user_id = ?7")
+            .bind(1, u.display_name)
+            .bind(2, u.username)
+            .bind(3, u.language)
+            .bind(4, opt_bool(u.unreachable))
+            .bind(5, ms(u.at))
+            .bind(6, u.key.channel_id)
+            .bind(7, u.key.external_user_id)
+            .run();
+        if (u.unreachable) {
+            db.stmt("UPDATE leads SET unreachable = NOT EXISTS (SELECT 1 FROM lead_identities i "
+                    "WHERE i.lead_id = leads.id AND i.unreachable = 0), updated_at = ?1 "
+                    "WHERE id = (SELECT lead_id FROM lead_identities WHERE channel_id = ?2 AND external_user_id = ?3)")
+                .bind(1, ms(u.at))
+                .bind(2, u.key.channel_id)
+                .bind(3, u.key.external_user_id)
+                .run();
+        }
+    }
+    for (const auto& u : w.lead_updates) {
+        db.stmt("UPDATE leads SET display_name = COALESCE(?1, display_name), username = COALESCE(?2, username), "
+                "language = COALESCE(?3, language), phone = COALESCE(?4, phone), "
+                "opted_out_at = CASE WHEN ?5 = 1 AND opted_out = 0 THEN ?9 WHEN ?5 = 0 THEN NULL "
+                "ELSE opted_out_at END, opted_out = COALESCE(?5, opted_out), "
+                "unreachable = COALESCE(?6, unreachable), "
+                "last_seen_at = CASE WHEN ?7 IS NOT NULL AND (last_seen_at IS NULL OR ?7 > last_seen_at) "
+                "THEN ?7 ELSE last_seen_at END, referral_count = referral_count + ?8, updated_at = ?9 WHERE id = ?10")
+            .bind(1, u.display_name)
+            .bind(2, u.username)
+            .bind(3, u.language)
+            .bind(4, u.phone)
+            .bind(5, opt_bool(u.opted_out))
+            .bind(6, opt_bool(u.unreachable))
+            .bind(7, u.last_seen_at ? std::optional<std::int64_t>(ms(*u.last_seen_at)) : std::nullopt)
+            .bind(8, u.referral_count_delta)
+            .bind(9, ms(u.at))
+            .bind(10, u.id.value)
+            .run();
+    }
+    for (const auto& t : w.touches) {
+        db.stmt("INSERT INTO lead_touches (lead_id, channel_id, source_kind, campaign, referral_code, referrer_id, "
+                "detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            .bind(1, t.lead_id.value)
+            .bind(2, t.channel_id)
+            .bind(3, t.source_kind)
+            .bind(4, t.campaign)
+            .bind(5, t.referral_code)
+            .bind(6, t.referrer ? std::optional<std::int64_t>(t.referrer.value) : std::nullopt)
+            .bind(7, t.detail)
+            .bind(8, ms(t.at))
+            .run();
+    }
+    for (const auto& c : w.chats) {
+        db.stmt("INSERT INTO chats (channel_id, chat_id, type, title, bot_member, updated_at) "
+                "VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 1), ?6) ON CONFLICT (channel_id, chat_id) DO UPDATE SET "
+                "type = excluded.type, title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE chats.title END, "
+                "bot_member = COALESCE(?5, chats.bot_member), updated_at = excluded.updated_at")
+            .bind(1, c.channel_id)
+            .bind(2, c.chat_id)
+            .bind(3, c.type)
+            .bind(4, c.title)
+            .bind(5, opt_bool(c.bot_member))
+            .bind(6, ms(c.at))
+            .run();
+    }
+    for (const auto& m : w.memberships) {
+        db.stmt("INSERT INTO group_members (channel_id, chat_id, lead_id, member, joined_at, left_at, updated_at) "
+                "VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 1 THEN ?5 END, CASE WHEN ?4 = 0 THEN ?5 END, ?5) "
+                "ON CONFLICT (channel_id, chat_id, lead_id) DO UPDATE SET member = excluded.member, "
+                "joined_at = COALESCE(excluded.joined_at, group_members.joined_at), "
+                "left_at = CASE WHEN excluded.member = 1 THEN NULL ELSE excluded.left_at END, "
+                "updated_at = excluded.updated_at")
+            .bind(1, m.channel_id)
+            .bind(2, m.chat_id)
+            .bind(3, m.lead_id.value)
+            .bind(4, m.member)
+            .bind(5, ms(m.at))
+            .run();
+    }
+    for (const auto& e : w.events) {
+        db.stmt("INSERT INTO events (lead_id, channel_id, kind, actor, occurred_at, recorded_at, data) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6)")
+            .bind(1, e.lead_id.value)
+            .bind(2, e.channel_id)
+            .bind(3, e.kind)
+            .bind(4, e.actor)
+            .bind(5, ms(e.occurred_at))
+            .bind(6, e.data)
+            .bind(7, ms(w.now))
+            .run();
+    }
+    for (const auto& o : w.outbox) {
+        db.stmt("INSERT INTO outbox (channel_id, idem_key, lead_id, chat_id, kind, body, marketing, is_group, "
+                "due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                "ON CONFLICT (idem_key) DO NOTHING")
+            .bind(1, o.channel_id)
+            .bind(2, o.idem_key)
+            .bind(3, o.lead_id ? std::optional<std::int64_t>(o.lead_id.value) : std::nullopt)
+            .bind(4, o.chat_id)
+            .bind(5, o.kind)
+            .bind(6, o.body)
+            .bind(7, o.marketing)
+            .bind(8, o.is_group)
+            .bind(9, ms(o.due_at))
+            .bind(10, ms(o.created_at))
+            .run();
+    }
+}
+
+}  // namespace
+
+// The open write transaction holds the writer lock for its whole life.
+class SqliteStorage::Tx final : public core::WriteTx {
+public:
+    Tx(std::unique_lock<std::mutex> lock, SqliteDb& db) : lock_(std::move(lock)), db_(db) {
+        db_.exec("BEGIN IMMEDIATE");
+    }
+    ~Tx() override {
+        if (!done_) {
+            try {
+                db_.exec("ROLLBACK");
+            } catch (const std::exception& e) {
+                spdlog::warn("sqlite rollback failed: {}", e.what());
+            }
+        }
+    }
+
+    std::vector<core::InboundKey> find_processed(std::span<const core::InboundKey> keys) override {
+        std::vector<core::InboundKey> found;
+        auto& s = db_.stmt("SELECT 1 FROM processed_inbound WHERE channel_id = ?1 AND inbound_id = ?2");
+        for (const auto& k : keys) {
+            s.bind(1, k.channel_id).bind(2, k.inbound_id);
+            if (s.step()) found.push_back(k);
+            s.reset();
+        }
+        return found;
+    }
+
+    std::vector<core::IdentityRecord> find_identities(std::span<const core::IdentityKey> keys) override {
+        std::vector<core::IdentityRecord> found;
+        auto& s = db_.stmt(
+            "SELECT i.lead_id, i.display_name, i.username, i.language, i.unreachable, l.opted_out "
+            "FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+            "WHERE i.channel_id = ?1 AND i.external_user_id = ?2");
+        for (const auto& k : keys) {
+            s.bind(1, k.channel_id).bind(2, k.external_user_id);
+            if (s.step()) {
+                core::IdentityRecord r;
+                r.key = k;
+                r.lead_id = core::LeadId{s.i64(0)};
+                r.display_name = s.text(1);
+                r.username = s.text(2);
+                r.language = s.text(3);
+                r.unreachable = s.i64(4) != 0;
+                r.lead_opted_out = s.i64(5) != 0;
+                found.push_back(std::move(r));
+            }
+            s.reset();
+        }
+        return found;
+    }
+
+    bool lead_exists(core::LeadId id) override {
+        auto& s = db_.stmt("SELECT 1 FROM leads WHERE id = ?1 AND merged_into IS NULL");
+        s.bind(1, id.value);
+        const bool found = s.step();
+        s.reset();
+        return found;
+    }
+
+    void apply(const core::WriteSet& writes) override { apply_writes(db_, writes); }
+
+    void commit() override {
+        db_.exec("COMMIT");
+        done_ = true;
+    }
+
+private:
+    std::unique_lock<std::mutex> lock_;
+    SqliteDb& db_;
+    bool done_ = false;
+};
+
+// A connection for reading: a pooled reader, or the single connection of a memory database.
+class SqliteStorage::ReadLease {
+public:
+    ReadLease(SqliteStorage& owner, std::unique_ptr<SqliteDb> reader)
+        : owner_(&owner), reader_(std::move(reader)), db_(reader_.get()) {}
+    ReadLease(std::unique_lock<std::mutex> lock, SqliteDb& db) : lock_(std::move(lock)), db_(&db) {}
+    ReadLease(ReadLease&& other) noexcept
+        : owner_(std::exchange(other.owner_, nullptr)),
+          reader_(std::move(other.reader_)),
+          lock_(std::move(other.lock_)),
+          db_(other.db_) {}
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    ReadLease& operator=(ReadLease&&) = delete;
+    ~ReadLease() {
+        if (owner_ && reader_) {
+            std::lock_guard lk(owner_->readers_mu_);
+            owner_->idle_readers_.push_back(std::move(reader_));
+            --owner_->readers_in_use_;
+            owner_->readers_cv_.notify_one();
+        }
+    }
+    SqliteDb& db() { return *db_; }
+
+private:
+    SqliteStorage* owner_ = nullptr;
+    std::unique_ptr<SqliteDb> reader_;
+    std::unique_lock<std::mutex> lock_;
+    SqliteDb* db_;
+};
+
+SqliteStorage::SqliteStorage(SqliteOptions options) : options_(std::move(options)) {
+    memory_ = options_.path == ":memory:" || options_.path.empty();
+    writer_ = std::make_unique<SqliteDb>(memory_ ? std::string(":memory:") : options_.path, kOpenFlags,
+                                         options_.busy_timeout_ms);
+    configure(*writer_, memory_);
+}
+
+SqliteStorage::~SqliteStorage() = default;
+
+SqliteStorage::ReadLease SqliteStorage::read() {
+    if (memory_) return ReadLease(std::unique_lock(write_mu_), *writer_);
+    std::unique_lock lk(readers_mu_);
+    readers_cv_.wait(lk, [&] { return !idle_readers_.empty() || readers_open_ < options_.max_readers; });
+    ++readers_in_use_;
+    if (!idle_readers_.empty()) {
+        auto db = std::move(idle_readers_.back());
+        idle_readers_.pop_back();
+        return ReadLease(*this, std::move(db));
+    }
+    ++readers_open_;
+    lk.unlock();
+    try {
+        auto db = std::make_unique<SqliteDb>(options_.path, kOpenFlags, options_.busy_timeout_ms);
+        db->exec("PRAGMA query_only=1");
+        return ReadLease(*this, std::move(db));
+    } catch (...) {
+        std::lock_guard relock(readers_mu_);
+        --readers_open_;
+        --readers_in_use_;
+        readers_cv_.notify_one();
+        throw;
+    }
+}
+
+void SqliteStorage::migrate() {
+    std::lock_guard lk(write_mu_);
+    auto& db = *writer_;
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+            "applied_at INTEGER NOT NULL)");
+    for (const auto& m : sqlite_migrations()) {
+        in_transaction(db, [&] {
+            auto& s = db.stmt("SELECT 1 FROM schema_version WHERE version = ?1");
+            s.bind(1, m.version);
+            const bool applied = s.step();
+            s.reset();
+            if (applied) return;
+            spdlog::info("sqlite: applying migration {} {}", m.version, m.name);
+            db.exec(m.sql);
+            db.stmt("INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, "
+                    "CAST(strftime('%s','now') AS INTEGER) * 1000)")
+                .bind(1, m.version)
+                .bind(2, m.name)
+                .run();
+        });
+    }
+}
+
+int SqliteStorage::schema_version() {
+    auto lease = read();
+    auto& s = lease.db().stmt(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version WHERE EXISTS "
+        "(SELECT 1 FROM sqlite_master WHERE name = 'schema_version')");
+    int v = 0;
+    try {
+        if (s.step()) v = static_cast<int>(s.i64(0));
+    } catch (const StorageError&) {
+        v = 0;
+    }
+    s.reset();
+    return v;
+}
+
+bool SqliteStorage::ping() {
+    try {
+        auto lease = read();
+        auto& s = lease.db().stmt("SELECT 1");
+        const bool ok = s.step();
+        s.reset();
+        return ok;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+core::PoolStats SqliteStorage::pool_stats() const {
+    std::lock_guard lk(readers_mu_);
+    return core::PoolStats{readers_open_ + 1, readers_in_use_, options_.max_readers + 1, 0};
+}
+
+core::IdRange SqliteStorage::reserve_ids(std::string_view sequence, std::int64_t count) {
+    std::lock_guard lk(write_mu_);
+    auto& db = *writer_;
+    return in_transaction(db, [&] {
+        auto& s = db.stmt("UPDATE id_sequences SET next_id = next_id + ?1 WHERE name = ?2 RETURNING next_id - ?1");
+        s.bind(1, count).bind(2, sequence);
+        std::int64_t first = 0;
+        if (s.step()) {
+            first = s.i64(0);
+            s.reset();
+        } else {
+            s.reset();
+            db.stmt("INSERT INTO id_sequences (name, next_id) VALUES (?1, ?2)").bind(1, sequence).bind(2, 1 + count).run();
+            first = 1;
+        }
+        return core::IdRange{first, count};
+    });
+}
+
+std::unique_ptr<core::WriteTx> SqliteStorage::begin_write() {
+    std::unique_lock lk(write_mu_);
+    return std::make_unique<Tx>(std::move(lk), *writer_);
+}
+
+std::optional<core::LeadRecord> SqliteStorage::get_lead(core::LeadId id) {
+    auto lease = read();
+    auto& db = lease.db();
+    auto& s = db.stmt(
+        "SELECT id, display_name, username, language, phone, stage, status, lifecycle, score, grade, owner, "
+        "source_kind, source_channel, source_campaign, source_detail, referral_code, referred_by, referral_count, "
+        "opted_out, unreachable, created_at, updated_at, last_seen_at FROM leads WHERE id = ?1");
+    s.bind(1, id.value);
+    if (!s.step()) {
+        s.reset();
+        return std::nullopt;
+    }
+    core::LeadRecord r;
+    r.id = core::LeadId{s.i64(0)};
+    r.display_name = s.text(1);
+    r.username = s.text(2);
+    r.language = s.text(3);
+    r.phone = s.text(4);
+    r.stage = s.text(5);
+    r.status = s.text(6);
+    r.lifecycle = s.text(7);
+    r.score = s.i64(8);
+    r.grade = s.text(9);
+    r.owner = s.text(10);
+    r.source_kind = s.text(11);
+    r.source_channel = s.text(12);
+    r.source_campaign = s.text(13);
+    r.source_detail = s.text(14);
+    r.referral_code = s.text(15);
+    r.referred_by = core::LeadId{s.opt_i64(16).value_or(0)};
+    r.referral_count = s.i64(17);
+    r.opted_out = s.i64(18) != 0;
+    r.unreachable = s.i64(19) != 0;
+    r.created_at = core::from_epoch_ms(s.i64(20));
+    r.updated_at = core::from_epoch_ms(s.i64(21));
+    if (auto v = s.opt_i64(22)) r.last_seen_at = core::from_epoch_ms(*v);
+    s.reset();
+    auto& ids = db.stmt(
+        "SELECT channel_id, external_user_id FROM lead_identities WHERE lead_id = ?1 ORDER BY created_at, channel_id");
+    ids.bind(1, id.value);
+    while (ids.step()) r.identities.push_back(core::IdentityKey{ids.text(0), ids.text(1)});
+    ids.reset();
+    return r;
+}
+
+std::optional<core::LeadId> SqliteStorage::find_lead_by_identity(const core::IdentityKey& key) {
+    auto lease = read();
+    auto& s =
+        lease.db().stmt("SELECT lead_id FROM lead_identities WHERE channel_id = ?1 AND external_user_id = ?2");
+    s.bind(1, key.channel_id).bind(2, key.external_user_id);
+    std::optional<core::LeadId> r;
+    if (s.step()) r = core::LeadId{s.i64(0)};
+    s.reset();
+    return r;
+}
+
+std::vector<core::EventRecord> SqliteStorage::list_events(core::LeadId lead, std::optional<core::EventId> before_id,
+                                                          int limit) {
+    auto lease = read();
+    auto& s = lease.db().stmt(
+        "SELECT id, lead_id, channel_id, kind, actor, occurred_at, data FROM events "
+        "WHERE lead_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
+    s.bind(1, lead.value).bind(2, before_id ? before_id->value : INT64_MAX).bind(3, limit);
+    std::vector<core::EventRecord> out;
+    while (s.step()) {
+        out.push_back(core::EventRecord{core::EventId{s.i64(0)}, core::LeadId{s.i64(1)}, s.text(2), s.text(3),
+                                        s.text(4), core::from_epoch_ms(s.i64(5)), s.text(6)});
+    }
+    s.reset();
+    return out;
+}
+
+std::vector<core::MembershipRecord> SqliteStorage::list_memberships(core::LeadId lead) {
+    auto lease = read();
+    auto& s = lease.db().stmt(
+        "SELECT channel_id, chat_id, lead_id, member, joined_at, left_at FROM group_members WHERE lead_id = ?1 "
+        "ORDER BY channel_id, chat_id");
+    s.bind(1, lead.value);
+    std::vector<core::MembershipRecord> out;
+    while (s.step()) {
+        core::MembershipRecord m{s.text(0), s.text(1), core::LeadId{s.i64(2)}, s.i64(3) != 0, {}, {}};
+        if (auto v = s.opt_i64(4)) m.joined_at = core::from_epoch_ms(*v);
+        if (auto v = s.opt_i64(5)) m.left_at = core::from_epoch_ms(*v);
+        out.push_back(std::move(m));
+    }
+    s.reset();
+    return out;
+}
+
+std::vector<core::TouchRecord> SqliteStorage::list_touches(core::LeadId lead) {
+    auto lease = read();
+    auto& s = lease.db().stmt(
+        "SELECT lead_id, channel_id, source_kind, campaign, referral_code, referrer_id, at FROM lead_touches "
+        "WHERE lead_id = ?1 ORDER BY id");
+    s.bind(1, lead.value);
+    std::vector<core::TouchRecord> out;
+    while (s.step()) {
+        out.push_back(core::TouchRecord{core::LeadId{s.i64(0)}, s.text(1), s.text(2), s.text(3), s.text(4),
+                                        core::LeadId{s.opt_i64(5).value_or(0)}, core::from_epoch_ms(s.i64(6))});
+    }
+    s.reset();
+    return out;
+}
+
+std::vector<core::OutboxRecord> SqliteStorage::claim_outbox(core::Timestamp now, core::Timestamp lease_until,
+                                                            int limit) {
+    std::lock_guard lk(write_mu_);
+    auto& db = *writer_;
+    return in_transaction(db, [&] {
+        std::vector<core::OutboxRecord> out;
+        auto& s = db.stmt(std::string("SELECT ") + kOutboxColumns +
+                          "WHERE o.status = 'pending' AND o.due_at <= ?1 AND o.lease_until <= ?1 "
+                          "ORDER BY o.due_at, o.id LIMIT ?2");
+        s.bind(1, ms(now)).bind(2, limit);
+        while (s.step()) out.push_back(read_outbox(s));
+        s.reset();
+        auto& u = db.stmt("UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE id = ?2");
+        for (auto& r : out) {
+            u.bind(1, ms(lease_until)).bind(2, r.id.value).run();
+            ++r.attempts;
+        }
+        return out;
+    });
+}
+
+void SqliteStorage::complete_outbox(std::span<const core::OutboxResult> results, const core::WriteSet& writes,
+                                    core::Timestamp now) {
+    std::lock_guard lk(write_mu_);
+    auto& db = *writer_;
+    in_transaction(db, [&] {
+        for (const auto& r : results) {
+            if (r.status == core::OutboxStatus::kPending) {
+                db.stmt("UPDATE outbox SET due_at = ?1, lease_until = 0, last_error = ?2 WHERE id = ?3")
+                    .bind(1, ms(r.retry_at))
+                    .bind(2, r.error)
+                    .bind(3, r.id.value)
+                    .run();
+            } else {
+                db.stmt("UPDATE outbox SET status = ?1, lease_until = 0, last_error = ?2, "
+                        "sent_at = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent_at END WHERE id = ?4")
+                    .bind(1, to_string(r.status))
+                    .bind(2, r.error)
+                    .bind(3, ms(now))
+                    .bind(4, r.id.value)
+                    .run();
+            }
+        }
+        apply_writes(db, writes);
+    });
+}
+
+std::optional<core::Timestamp> SqliteStorage::next_outbox_due() {
+    auto lease = read();
+    auto& s = lease.db().stmt("SELECT MIN(MAX(due_at, lease_until)) FROM outbox WHERE status = 'pending'");
+    std::optional<core::Timestamp> r;
+    if (s.step() && !s.is_null(0)) r = core::from_epoch_ms(s.i64(0));
+    s.reset();
+    return r;
+}
+
+core::OutboxCounts SqliteStorage::outbox_counts() {
+    auto lease = read();
+    auto& s = lease.db().stmt("SELECT status, COUNT(*) FROM outbox GROUP BY status");
+    core::OutboxCounts c;
+    while (s.step()) {
+        const auto st = s.text(0);
+        const auto n = s.i64(1);
+        if (st == "pending") c.pending = n;
+        else if (st == "sent") c.sent = n;
+        else if (st == "dead") c.dead = n;
+        else if (st == "suppressed") c.suppressed = n;
+    }
+    s.reset();
+    return c;
+}
+
+std::vector<core::OutboxRecord> SqliteStorage::list_outbox(std::optional<core::OutboxStatus> status, int limit) {
+    auto lease = read();
+    auto& s = lease.db().stmt(std::string("SELECT ") + kOutboxColumns +
+                              "WHERE (?1 IS NULL OR o.status = ?1) ORDER BY o.id DESC LIMIT ?2");
+    if (status) s.bind(1, to_string(*status));
+    s.bind(2, limit);
+    std::vector<core::OutboxRecord> out;
+    while (s.step()) out.push_back(read_outbox(s));
+    s.reset();
+    return out;
+}
+
+}  // namespace leadhatch::adapters::storage

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace leadhatch::bot {
+
+// A request as handlers and platform adapters see it: no Beast types, so they stay light to
+// compile and easy to test without a socket.
+struct HttpRequest {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // "/webhooks/tg-main?x=1"
+    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    std::string body;
+    std::string request_id;
+    std::string remote;  // peer address
+
+    std::string_view path() const;
+    std::string_view query() const;
+    const std::string* header(std::string_view lower_name) const;
+    // The first value of a query parameter, percent-decoded ('+' is a space).
+    std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+std::string percent_decode(std::string_view in, bool plus_is_space);
+
+HttpResponse text_response(int status, std::string body);
+HttpResponse json_response(int status, std::string body);
+// The admin API's error shape: {"error": {"code": ..., "message": ..., "field": ...}}.
+HttpResponse json_error(int status, std::string_view code, std::string_view message, std::string_view field = {});
+
+}  // namespace leadhatch::bot

@@ -1,0 +1,351 @@
+#include "bot/http/server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <unordered_set>
+
+#include "bot/http/router.hpp"
+#include "bot/metrics.hpp"
+#include "core/error.hpp"
+
+namespace leadhatch::bot {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+
+std::string make_request_id() {
+    // 16 hex digits: a per-thread random prefix and a counter. Unique enough to follow one request
+    // through the logs; not a secret.
+    thread_local std::uint64_t state = [] {
+        std::random_device rd;
+        return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    }();
+    state += 0x9E3779B97F4A7C15ULL;
+    std::uint64_t z = state;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    char buf[17];
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i) {
+        buf[i] = kHex[z & 0xf];
+        z >>= 4;
+    }
+    buf[16] = 0;
+    return buf;
+}
+
+bool acceptable_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id) {
+        const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+                        c == '_' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
+    struct Session {
+        explicit Session(tcp::socket s) : stream(std::move(s)) {}
+        beast::tcp_stream stream;
+        bool idle = true;  // waiting for a request; guarded by the session's strand
+    };
+
+    Impl(net::io_context& i, ServerConfig c, const Router& r, Metrics& m)
+        : ioc(i), config(std::move(c)), router(r), metrics(m), acceptor(i) {}
+
+    net::io_context& ioc;
+    ServerConfig config;
+    const Router& router;
+    Metrics& metrics;
+    tcp::acceptor acceptor;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> open{0};
+    std::atomic<std::size_t> in_flight{0};
+    int unmatched_route = -1;
+    std::mutex sessions_mu;
+    std::unordered_set<std::shared_ptr<Session>> sessions;
+
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> serve(std::shared_ptr<Session> session);
+    net::awaitable<void> refuse(tcp::socket socket);
+    net::awaitable<HttpResponse> dispatch(HttpRequest& req, int& route);
+
+    void close_idle() {
+        std::lock_guard lk(sessions_mu);
+        for (const auto& s : sessions) {
+            net::post(s->stream.get_executor(), [s] {
+                if (s->idle) {
+                    beast::error_code ignored;
+                    s->stream.socket().cancel(ignored);
+                }
+            });
+        }
+    }
+};
+
+HttpServer::HttpServer(asio::io_context& ioc, ServerConfig config, const Router& router, Metrics& metrics)
+    : impl_(std::make_shared<Impl>(ioc, std::move(config), router, metrics)) {
+    impl_->unmatched_route = metrics.add_route("unmatched");
+}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::start() {
+    auto& a = impl_->acceptor;
+    const tcp::endpoint ep{net::ip::make_address(impl_->config.host), impl_->config.port};
+    a.open(ep.protocol());
+    a.set_option(net::socket_base::reuse_address(true));
+    a.bind(ep);
+    a.listen(net::socket_base::max_listen_connections);
+    net::co_spawn(impl_->ioc, impl_->accept_loop(), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::error("http: accept loop failed: {}", ex.what());
+        }
+    });
+}
+
+std::uint16_t HttpServer::port() const {
+    beast::error_code ec;
+    auto ep = impl_->acceptor.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+}
+
+void HttpServer::stop_accepting() {
+    if (impl_->stopping.exchange(true)) return;
+    net::post(impl_->acceptor.get_executor(), [impl = impl_] {
+        beast::error_code ignored;
+        impl->acceptor.close(ignored);
+    });
+    impl_->close_idle();
+}
+
+std::size_t HttpServer::open_connections() const { return impl_->open.load(); }
+std::size_t HttpServer::requests_in_flight() const { return impl_->in_flight.load(); }
+
+net::awaitable<void> HttpServer::Impl::accept_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+        tcp::socket socket(net::make_strand(ioc));
+        beast::error_code ec;
+        co_await acceptor.async_accept(socket, net::redirect_error(net::use_awaitable, ec));
+        if (ec) {
+            if (ec == net::error::operation_aborted || stopping) break;
+            spdlog::warn("http: accept failed: {}", ec.message());
+            // Out of file descriptors and the like: back off briefly instead of spinning.
+            net::steady_timer t(ioc, std::chrono::milliseconds(50));
+            co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        auto ex = socket.get_executor();
+        if (open.load() >= static_cast<std::size_t>(config.max_connections)) {
+            net::co_spawn(ex, refuse(std::move(socket)), net::detached);
+            continue;
+        }
+        ++open;
+        auto session = std::make_shared<Session>(std::move(socket));
+        {
+            std::lock_guard lk(sessions_mu);
+            sessions.insert(session);
+        }
+        net::co_spawn(ex, serve(session), [self, session](std::exception_ptr e) {
+            {
+                std::lock_guard lk(self->sessions_mu);
+                self->sessions.erase(session);
+            }
+            --self->open;
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("http: connection failed: {}", ex.what());
+            }
+        });
+    }
+}
+
+// Over the connection cap: answer 503 at once and close.
+net::awaitable<void> HttpServer::Impl::refuse(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(2));
+    http::response<http::string_body> res{http::status::service_unavailable, 11};
+    res.set(http::field::server, "leadhatch");
+    res.set(http::field::content_type, "text/plain");
+    res.set(http::field::retry_after, "1");
+    res.keep_alive(false);
+    res.body() = "too many connections\n";
+    res.prepare_payload();
+    beast::error_code ec;
+    co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+net::awaitable<HttpResponse> HttpServer::Impl::dispatch(HttpRequest& req, int& route) {
+    auto m = router.match(req.method, req.path());
+    if (!m.handler) {
+        route = unmatched_route;
+        if (!m.method_allowed) {
+            auto res = json_error(405, "method_not_allowed", "method not allowed on this path");
+            res.headers.emplace_back("Allow", m.allow);
+            co_return res;
+        }
+        co_return json_error(404, "not_found", "no such route");
+    }
+    route = m.route;
+    try {
+        co_return co_await (*m.handler)(req, m.params);
+    } catch (const core::StorageError& e) {
+        if (e.kind() == core::StorageErrorKind::kUnavailable) {
+            spdlog::warn("req={} storage unavailable: {}", req.request_id, e.what());
+            auto res = json_error(503, "unavailable", "the database is not available; retry later");
+            res.headers.emplace_back("Retry-After", "1");
+            co_return res;
+        }
+        spdlog::error("req={} storage error: {}", req.request_id, e.what());
+    } catch (const std::exception& e) {
+        spdlog::error("req={} handler failed: {}", req.request_id, e.what());
+    }
+    co_return json_error(500, "internal", "internal error");
+}
+
+net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
+    auto& stream = session->stream;
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    std::string remote;
+    {
+        auto ep = stream.socket().remote_endpoint(ec);
+        if (!ec) remote = ep.address().to_string();
+    }
+    bool first = true;
+    while (!stopping || !session->idle) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(kHeaderLimit);
+        parser.body_limit(config.max_body_bytes);
+        session->idle = buffer.size() == 0;
+        if (stopping && session->idle) break;
+        stream.expires_after(first ? config.header_timeout : config.idle_timeout);
+        co_await http::async_read_header(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+        session->idle = false;
+        first = false;
+        if (ec) {
+            if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout ||
+                ec == net::error::connection_reset || ec == net::error::eof) {
+                break;
+            }
+            // A malformed or oversized header: say so, then close.
+            const int status = ec == http::error::header_limit ? 431 : 400;
+            http::response<http::string_body> res{static_cast<http::status>(status), 11};
+            res.set(http::field::server, "leadhatch");
+            res.set(http::field::content_type, "text/plain");
+            res.body() = status == 431 ? "request header too large\n" : "bad request\n";
+            res.keep_alive(false);
+            res.prepare_payload();
+            stream.expires_after(std::chrono::seconds(5));
+            co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+            break;
+        }
+        const auto started = std::chrono::steady_clock::now();
+        ++in_flight;
+        struct InFlight {
+            std::atomic<std::size_t>& n;
+            ~InFlight() { --n; }
+        } in_flight_guard{in_flight};
+
+        auto& hreq = parser.get();
+        const unsigned version = hreq.version();
+        bool too_large = false;
+        if (auto len = parser.content_length(); len && *len > config.max_body_bytes) too_large = true;
+        if (!too_large) {
+            if (beast::iequals(hreq[http::field::expect], "100-continue")) {
+                http::response<http::empty_body> cont{http::status::continue_, version};
+                stream.expires_after(config.body_timeout);
+                co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
+                if (ec) break;
+            }
+            stream.expires_after(config.body_timeout);
+            co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+            if (ec == http::error::body_limit) {
+                too_large = true;
+            } else if (ec) {
+                if (ec != beast::error::timeout && ec != http::error::end_of_stream &&
+                    ec != net::error::operation_aborted && ec != net::error::connection_reset) {
+                    spdlog::debug("http: reading body failed: {}", ec.message());
+                }
+                break;
+            }
+        }
+        stream.expires_never();
+
+        HttpRequest req;
+        req.method = std::string(hreq.method_string());
+        req.target = std::string(hreq.target());
+        req.remote = remote;
+        for (const auto& field : hreq) req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+        if (auto* rid = req.header("x-request-id"); rid && acceptable_request_id(*rid)) {
+            req.request_id = *rid;
+        } else {
+            req.request_id = make_request_id();
+        }
+        const bool client_keep_alive = hreq.keep_alive();
+
+        HttpResponse out;
+        int route = unmatched_route;
+        if (too_large) {
+            out = json_error(413, "too_large",
+                             "request body exceeds " + std::to_string(config.max_body_bytes) + " bytes");
+            if (auto m = router.match(req.method, req.path()); m.handler) route = m.route;
+        } else {
+            req.body = std::move(hreq.body());
+            out = co_await dispatch(req, route);
+        }
+
+        http::response<http::string_body> res{static_cast<http::status>(out.status), version};
+        res.set(http::field::server, "leadhatch");
+        res.set(http::field::content_type, out.content_type);
+        res.set("X-Request-Id", req.request_id);
+        for (auto& [k, v] : out.headers) res.set(k, v);
+        const bool keep = client_keep_alive && !too_large && !stopping;
+        res.keep_alive(keep);
+        if (req.method != "HEAD") res.body() = std::move(out.body);
+        res.prepare_payload();
+        stream.expires_after(config.body_timeout);
+        co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        metrics.observe(route, out.status, seconds);
+        if (ec || !keep) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace leadhatch::bot

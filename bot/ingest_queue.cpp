@@ -1,0 +1,162 @@
+#include "bot/ingest_queue.hpp"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+
+namespace leadhatch::bot {
+namespace {
+
+namespace net = boost::asio;
+
+// Holds a completion handler until the writer thread has a result, then posts it to the
+// handler's own executor (the submitting coroutine's strand).
+template <class Handler>
+class HandlerWaiter final : public IngestQueue::Waiter {
+public:
+    explicit HandlerWaiter(Handler h)
+        : handler_(std::move(h)), work_(net::make_work_guard(net::get_associated_executor(handler_))) {}
+    void complete(core::IngestResult result) override {
+        auto ex = work_.get_executor();
+        net::post(ex, [h = std::move(handler_), r = std::move(result)]() mutable { h(std::move(r)); });
+        work_.reset();
+    }
+
+private:
+    Handler handler_;
+    net::executor_work_guard<net::associated_executor_t<Handler>> work_;
+};
+
+core::IngestResult with_status(core::IngestStatus s) {
+    core::IngestResult r;
+    r.status = s;
+    return r;
+}
+
+}  // namespace
+
+IngestQueue::IngestQueue(core::Storage& storage, const core::IngestProcessor& processor, Options options)
+    : storage_(storage), processor_(processor), options_(options) {
+    writer_ = std::thread([this] { run(); });
+}
+
+IngestQueue::~IngestQueue() { stop(); }
+
+Task<core::IngestResult> IngestQueue::submit(core::InboundDelivery delivery) {
+    auto initiate = [this](auto handler, core::InboundDelivery d) {
+        using H = decltype(handler);
+        enqueue(Item{std::move(d), std::make_unique<HandlerWaiter<H>>(std::move(handler))});
+    };
+    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(core::IngestResult)>(
+        initiate, net::use_awaitable, std::move(delivery));
+}
+
+void IngestQueue::enqueue(Item item) {
+    {
+        std::lock_guard lk(mu_);
+        if (!stopping_) {
+            queue_.push_back(std::move(item));
+            cv_.notify_one();
+            return;
+        }
+    }
+    item.waiter->complete(with_status(core::IngestStatus::kUnavailable));
+}
+
+void IngestQueue::stop() {
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_ && !writer_.joinable()) return;
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+}
+
+std::size_t IngestQueue::depth() const {
+    std::lock_guard lk(mu_);
+    return queue_.size();
+}
+
+void IngestQueue::run() {
+    std::vector<Item> batch;
+    for (;;) {
+        {
+            std::unique_lock lk(mu_);
+            cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() && stopping_) return;
+            const std::size_t n = std::min(queue_.size(), static_cast<std::size_t>(options_.max_batch));
+            for (std::size_t i = 0; i < n; ++i) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        process(batch);
+        batch.clear();
+    }
+}
+
+std::vector<core::IngestResult> IngestQueue::commit(std::span<const core::InboundDelivery* const> deliveries) {
+    const auto needed = core::IngestProcessor::max_new_leads(deliveries);
+    if (ids_.available() < needed) ids_.add(storage_.reserve_ids("lead", std::max(needed, options_.id_block)));
+    auto tx = storage_.begin_write();
+    auto results = processor_.process(*tx, deliveries, ids_);
+    tx->commit();
+    return results;
+}
+
+void IngestQueue::process(std::vector<Item>& batch) {
+    std::vector<const core::InboundDelivery*> deliveries;
+    deliveries.reserve(batch.size());
+    for (const auto& item : batch) deliveries.push_back(&item.delivery);
+    std::vector<core::IngestResult> results;
+    try {
+        results = commit(deliveries);
+    } catch (const core::StorageError& e) {
+        if (e.kind() == core::StorageErrorKind::kUnavailable || batch.size() == 1) {
+            const auto status = e.kind() == core::StorageErrorKind::kUnavailable ? core::IngestStatus::kUnavailable
+                                                                                 : core::IngestStatus::kFailed;
+            spdlog::warn("ingest: batch of {} not stored: {}", batch.size(), e.what());
+            results.assign(batch.size(), with_status(status));
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("ingest: batch of {} failed: {}", batch.size(), e.what());
+        if (batch.size() == 1) results.assign(1, with_status(core::IngestStatus::kFailed));
+    }
+    if (results.empty()) {
+        // One delivery broke the group: commit each alone so the others still land.
+        for (const auto* d : deliveries) {
+            const core::InboundDelivery* one[] = {d};
+            try {
+                results.push_back(std::move(commit(one).front()));
+            } catch (const core::StorageError& e) {
+                spdlog::warn("ingest: delivery on {} not stored: {}", d->channel_id, e.what());
+                results.push_back(with_status(e.kind() == core::StorageErrorKind::kUnavailable
+                                                  ? core::IngestStatus::kUnavailable
+                                                  : core::IngestStatus::kFailed));
+            } catch (const std::exception& e) {
+                spdlog::error("ingest: delivery on {} failed: {}", d->channel_id, e.what());
+                results.push_back(with_status(core::IngestStatus::kFailed));
+            }
+        }
+    }
+    bool queued_outbox = false;
+    std::uint64_t ok = 0;
+    std::uint64_t dup = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (results[i].status == core::IngestStatus::kAccepted) ++ok;
+        if (results[i].status == core::IngestStatus::kDuplicate) ++dup;
+        queued_outbox = queued_outbox || !results[i].replies.empty();
+        batch[i].waiter->complete(std::move(results[i]));
+    }
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    committed_.fetch_add(ok, std::memory_order_relaxed);
+    duplicates_.fetch_add(dup, std::memory_order_relaxed);
+    if (queued_outbox && on_outbox_) on_outbox_();
+}
+
+}  // namespace leadhatch::bot

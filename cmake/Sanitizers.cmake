@@ -1,0 +1,7 @@
+add_library(leadhatch_sanitizers INTERFACE)
+add_library(leadhatch::sanitizers ALIAS leadhatch_sanitizers)
+if(LEADHATCH_SANITIZE)
+  string(REPLACE ";" "," _lh_san "${LEADHATCH_SANITIZE}")
+  target_compile_options(leadhatch_sanitizers INTERFACE -fsanitize=${_lh_san} -fno-omit-frame-pointer)
+  target_link_options(leadhatch_sanitizers INTERFACE -fsanitize=${_lh_san})
+endif()

@@ -1,0 +1,486 @@
+#include "core/conversation/ingest.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/leads/referral.hpp"
+#include "core/util/json_writer.hpp"
+
+namespace leadhatch::core {
+namespace {
+
+constexpr std::size_t kNameMax = 255;
+constexpr std::size_t kLanguageMax = 32;
+constexpr std::size_t kTextMax = 4000;
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+std::string composite(std::string_view a, std::string_view b) {
+    std::string k;
+    k.reserve(a.size() + b.size() + 1);
+    k.append(a);
+    k += '\x1f';
+    k.append(b);
+    return k;
+}
+
+std::string trim_lower(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t' || s.front() == '\r')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t' || s.back() == '\r')) {
+        s.remove_suffix(1);
+    }
+    std::string out(s);
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+// Where a lead came from, read from a deep-link payload or QR scene: "src_<campaign>",
+// "ref_<code>", or anything else (kept as detail).
+struct Attribution {
+    std::string kind;  // "campaign" | "referral" | "" (none)
+    std::string campaign;
+    std::string referral_code;
+    LeadId referrer;
+    std::string detail;
+};
+
+Attribution parse_attribution(std::string_view payload) {
+    Attribution a;
+    if (payload.empty()) return a;
+    a.detail = truncate_utf8(payload, 255);
+    if (payload.starts_with("src_") && payload.size() > 4) {
+        a.kind = "campaign";
+        a.campaign = truncate_utf8(payload.substr(4), 128);
+    } else if (payload.starts_with("ref_") && payload.size() > 4) {
+        if (auto id = parse_referral_code(payload.substr(4))) {
+            a.kind = "referral";
+            a.referral_code = std::string(payload.substr(4));
+            a.referrer = *id;
+        }
+    } else {
+        a.kind = "campaign";
+        a.campaign = truncate_utf8(payload, 128);
+    }
+    return a;
+}
+
+struct LeadState {
+    LeadId id;
+    std::string display_name;
+    std::string username;
+    std::string language;
+    bool unreachable = false;
+    bool opted_out = false;
+    bool is_new = false;
+};
+
+// The batch being planned: reads from the database overlaid with what the batch already did.
+class Planner {
+public:
+    Planner(const TemplateCatalog& templates, const IngestProcessor::ChannelLookup& channels, Timestamp now, WriteTx& tx,
+            IdPool& ids)
+        : templates_(templates), channels_(channels), now_(now), tx_(tx), ids_(ids) {
+        ws_.now = now;
+    }
+
+    std::vector<IngestResult> run(std::span<const InboundDelivery* const> batch) {
+        load(batch);
+        std::vector<IngestResult> results(batch.size());
+        std::unordered_set<std::string> seen;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const InboundDelivery& d = *batch[i];
+            if (!d.dedupe_key.empty()) {
+                auto key = composite(d.channel_id, d.dedupe_key);
+                if (processed_.contains(key) || !seen.insert(std::move(key)).second) {
+                    results[i].status = IngestStatus::kDuplicate;
+                    continue;
+                }
+                ws_.processed.push_back(InboundKey{d.channel_id, d.dedupe_key});
+            }
+            const ChannelInfo* channel = channels_ ? channels_(d.channel_id) : nullptr;
+            replies_ = &results[i].replies;
+            for (std::size_t e = 0; e < d.events.size(); ++e) handle(d, e, channel);
+        }
+        if (!ws_.empty()) tx_.apply(ws_);
+        return results;
+    }
+
+private:
+    void load(std::span<const InboundDelivery* const> batch) {
+        std::vector<InboundKey> inbound;
+        std::vector<IdentityKey> identities;
+        std::unordered_set<std::string> asked;
+        for (const auto* d : batch) {
+            if (!d->dedupe_key.empty()) inbound.push_back(InboundKey{d->channel_id, d->dedupe_key});
+            for (const auto& e : d->events) {
+                if (e.user.external_id.empty()) continue;
+                if (asked.insert(composite(d->channel_id, e.user.external_id)).second) {
+                    identities.push_back(IdentityKey{d->channel_id, e.user.external_id});
+                }
+            }
+        }
+        if (!inbound.empty()) {
+            for (auto& k : tx_.find_processed(inbound)) processed_.insert(composite(k.channel_id, k.inbound_id));
+        }
+        if (!identities.empty()) {
+            for (auto& r : tx_.find_identities(identities)) {
+                LeadState s;
+                s.id = r.lead_id;
+                s.display_name = std::move(r.display_name);
+                s.username = std::move(r.username);
+                s.language = std::move(r.language);
+                s.unreachable = r.unreachable;
+                s.opted_out = r.lead_opted_out;
+                leads_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
+            }
+        }
+    }
+
+    LeadUpdate& lead_update(LeadId id) {
+        auto [it, inserted] = lead_update_index_.try_emplace(id.value, ws_.lead_updates.size());
+        if (inserted) {
+            LeadUpdate u;
+            u.id = id;
+            u.at = now_;
+            ws_.lead_updates.push_back(std::move(u));
+        }
+        return ws_.lead_updates[it->second];
+    }
+
+    IdentityUpdate& identity_update(const std::string& channel, const std::string& external_id) {
+        auto [it, inserted] = identity_update_index_.try_emplace(composite(channel, external_id),
+                                                                 ws_.identity_updates.size());
+        if (inserted) {
+            IdentityUpdate u;
+            u.key = IdentityKey{channel, external_id};
+            u.at = now_;
+            ws_.identity_updates.push_back(std::move(u));
+        }
+        return ws_.identity_updates[it->second];
+    }
+
+    bool referrer_exists(LeadId id) {
+        if (auto it = referrer_known_.find(id.value); it != referrer_known_.end()) return it->second;
+        bool exists = new_lead_ids_.contains(id.value) || tx_.lead_exists(id);
+        referrer_known_[id.value] = exists;
+        return exists;
+    }
+
+    // The lead behind the event's subject, created on first sight.
+    LeadState* resolve(const InboundDelivery& d, const InboundEvent& e, const Attribution& attribution) {
+        if (e.user.external_id.empty() || e.user.is_bot) return nullptr;
+        const std::string key = composite(d.channel_id, e.user.external_id);
+        const std::string name = truncate_utf8(e.user.display_name, kNameMax);
+        const std::string username = truncate_utf8(e.user.username, kNameMax);
+        const std::string language = truncate_utf8(e.user.language, kLanguageMax);
+        auto it = leads_.find(key);
+        if (it != leads_.end()) {
+            LeadState& s = it->second;
+            // Keep profile fields fresh; an empty value from the platform does not erase a known one.
+            const bool name_changed = !name.empty() && name != s.display_name;
+            const bool user_changed = !username.empty() && username != s.username;
+            const bool lang_changed = !language.empty() && language != s.language;
+            if (name_changed || user_changed || lang_changed) {
+                auto& iu = identity_update(d.channel_id, e.user.external_id);
+                auto& lu = lead_update(s.id);
+                if (name_changed) iu.display_name = lu.display_name = s.display_name = name;
+                if (user_changed) iu.username = lu.username = s.username = username;
+                if (lang_changed) iu.language = lu.language = s.language = language;
+            }
+            return &s;
+        }
+        LeadState s;
+        s.id = ids_.take();
+        s.display_name = name;
+        s.username = username;
+        s.language = language;
+        s.is_new = true;
+        new_lead_ids_.insert(s.id.value);
+
+        LeadRow row;
+        row.id = s.id;
+        row.display_name = name;
+        row.username = username;
+        row.language = language;
+        row.referral_code = referral_code(s.id);
+        row.source_channel = d.channel_id;
+        row.created_at = now_;
+        row.source_kind = "inbound";
+        if (attribution.kind == "campaign") {
+            row.source_kind = "campaign";
+            row.source_campaign = attribution.campaign;
+            row.source_detail = attribution.detail;
+        } else if (attribution.kind == "referral" && attribution.referrer != s.id &&
+                   referrer_exists(attribution.referrer)) {
+            row.source_kind = "referral";
+            row.referred_by = attribution.referrer;
+            row.source_detail = attribution.detail;
+            lead_update(attribution.referrer).referral_count_delta += 1;
+            ws_.events.push_back(EventRow{attribution.referrer, d.channel_id, "referral_credited", "system",
+                                          e.occurred_at,
+                                          JsonWriter().field("referred_lead", s.id.value).finish()});
+        }
+        ws_.touches.push_back(TouchRow{s.id, d.channel_id, row.source_kind, row.source_campaign,
+                                       row.referred_by ? attribution.referral_code : std::string{}, row.referred_by,
+                                       row.source_detail, now_});
+        ws_.events.push_back(EventRow{s.id, d.channel_id, "lead_created", "system", e.occurred_at,
+                                      JsonWriter()
+                                          .field("source", row.source_kind)
+                                          .field_if("campaign", row.source_campaign)
+                                          .field("channel", d.channel_id)
+                                          .finish()});
+        ws_.new_leads.push_back(std::move(row));
+        ws_.new_identities.push_back(IdentityRow{IdentityKey{d.channel_id, e.user.external_id}, s.id, name, username,
+                                                 language, now_});
+        return &leads_.emplace(key, std::move(s)).first->second;
+    }
+
+    void reply(const InboundDelivery& d, std::size_t index, const InboundEvent& e, LeadState& lead,
+               const std::string& key, const TemplateVars& vars, std::string_view what) {
+        const std::string locale = templates_.pick_locale(
+            lead.language.empty() ? e.user.language : lead.language, default_locale(d));
+        auto t = templates_.render(key, locale, vars);
+        if (!t) return;
+        OutboundMessage m;
+        m.channel_id = d.channel_id;
+        m.chat_id = e.chat.external_id;
+        m.lead_id = lead.id;
+        m.kind = OutboundKind::kText;
+        m.text = std::move(t->text);
+        m.parse_mode = std::move(t->parse_mode);
+        m.buttons = std::move(t->buttons);
+        m.is_group = e.chat.type != ChatType::kPrivate;
+        m.idem_key = idem_key(d, index, what);
+        queue(std::move(m));
+    }
+
+    void answer_button(const InboundDelivery& d, std::size_t index, const InboundEvent& e, LeadState& lead,
+                       const std::string& text) {
+        OutboundMessage m;
+        m.channel_id = d.channel_id;
+        m.chat_id = e.chat.external_id;
+        m.lead_id = lead.id;
+        m.kind = OutboundKind::kCallbackAnswer;
+        m.reply_token = e.reply_token;
+        m.text = text;
+        m.idem_key = idem_key(d, index, "ack");
+        queue(std::move(m));
+    }
+
+    void queue(OutboundMessage m) {
+        OutboxRow row;
+        row.channel_id = m.channel_id;
+        row.idem_key = m.idem_key;
+        row.lead_id = m.lead_id;
+        row.chat_id = m.chat_id;
+        row.kind = std::string(to_string(m.kind));
+        row.marketing = m.marketing;
+        row.is_group = m.is_group;
+        row.due_at = now_;
+        row.created_at = now_;
+        row.body = outbound_to_json(m);
+        ws_.outbox.push_back(std::move(row));
+        replies_->push_back(std::move(m));
+    }
+
+    static std::string idem_key(const InboundDelivery& d, std::size_t index, std::string_view what) {
+        std::string k = "in:";
+        k += d.channel_id;
+        k += ':';
+        k += d.dedupe_key;
+        k += ':';
+        k += std::to_string(index);
+        k += ':';
+        k += what;
+        return truncate_utf8(k, 191);
+    }
+
+    std::string default_locale(const InboundDelivery& d) const {
+        const ChannelInfo* c = channels_ ? channels_(d.channel_id) : nullptr;
+        return c ? c->default_locale : std::string("en");
+    }
+
+    void set_opted_out(LeadState& lead, bool value, const InboundDelivery& d, const InboundEvent& e) {
+        if (lead.opted_out == value) return;
+        lead.opted_out = value;
+        lead_update(lead.id).opted_out = value;
+        ws_.events.push_back(EventRow{lead.id, d.channel_id, value ? "opted_out" : "opted_in", "user", e.occurred_at,
+                                      JsonWriter().field("via", e.kind == InboundKind::kCommand ? "command" : "text")
+                                          .finish()});
+    }
+
+    void set_reachable(LeadState& lead, bool reachable, const InboundDelivery& d, const InboundEvent& e) {
+        if (lead.unreachable == !reachable) return;
+        lead.unreachable = !reachable;
+        identity_update(d.channel_id, e.user.external_id).unreachable = !reachable;
+    }
+
+    void handle(const InboundDelivery& d, std::size_t index, const ChannelInfo* channel) {
+        (void)channel;
+        const InboundEvent& e = d.events[index];
+        const bool start = e.kind == InboundKind::kCommand && e.command == "start";
+        const Attribution attribution =
+            parse_attribution(start ? std::string_view(e.command_args) : std::string_view(e.scene));
+        LeadState* lead = resolve(d, e, attribution);
+
+        if (e.chat.type != ChatType::kPrivate && !e.chat.external_id.empty() &&
+            (e.kind == InboundKind::kMemberJoined || e.kind == InboundKind::kMemberLeft ||
+             e.kind == InboundKind::kBotAdded || e.kind == InboundKind::kBotRemoved)) {
+            ChatRow c{d.channel_id, truncate_utf8(e.chat.external_id, 128), std::string(to_string(e.chat.type)),
+                      truncate_utf8(e.chat.title, kNameMax), std::nullopt, now_};
+            if (e.kind == InboundKind::kBotAdded) c.bot_member = true;
+            if (e.kind == InboundKind::kBotRemoved) c.bot_member = false;
+            ws_.chats.push_back(std::move(c));
+        }
+        if (!lead) return;
+
+        // Later touches keep their attribution, even though the first touch is what the lead shows.
+        if (!lead->is_new && !attribution.kind.empty()) {
+            ws_.touches.push_back(TouchRow{lead->id, d.channel_id, attribution.kind, attribution.campaign,
+                                           attribution.referral_code, attribution.referrer, attribution.detail, now_});
+        }
+
+        JsonWriter data;
+        if (!e.text.empty()) data.field("text", truncate_utf8(e.text, kTextMax));
+        data.field_if("command", e.command);
+        data.field_if("args", truncate_utf8(e.command_args, 255));
+        data.field_if("data", e.button_data);
+        data.field_if("scene", e.scene);
+        data.field_if("media", e.media_kind);
+        data.field_if("message_id", e.message_id);
+        if (e.edited) data.field("edited", true);
+        if (!e.chat.external_id.empty()) {
+            data.raw_field("chat", JsonWriter()
+                                       .field("id", e.chat.external_id)
+                                       .field("type", to_string(e.chat.type))
+                                       .field_if("title", truncate_utf8(e.chat.title, kNameMax))
+                                       .finish());
+        }
+        ws_.events.push_back(EventRow{lead->id, d.channel_id, std::string(to_string(e.kind)), "user", e.occurred_at,
+                                      data.finish()});
+        auto& lu = lead_update(lead->id);
+        if (!lu.last_seen_at || *lu.last_seen_at < e.occurred_at) lu.last_seen_at = e.occurred_at;
+
+        const TemplateVars vars{{"name", lead->display_name}};
+        const bool private_chat = e.chat.type == ChatType::kPrivate;
+        switch (e.kind) {
+            case InboundKind::kCommand:
+                if (e.command == "start") {
+                    set_reachable(*lead, true, d, e);
+                    if (lead->opted_out) {
+                        set_opted_out(*lead, false, d, e);
+                        if (private_chat) reply(d, index, e, *lead, "resubscribed", vars, "resubscribed");
+                    } else if (private_chat) {
+                        reply(d, index, e, *lead, "welcome", vars, "welcome");
+                    }
+                } else if (e.command == "help") {
+                    if (private_chat) reply(d, index, e, *lead, "help", vars, "help");
+                } else if (e.command == "stop" || e.command == "unsubscribe") {
+                    const bool was_out = lead->opted_out;
+                    set_opted_out(*lead, true, d, e);
+                    if (private_chat && !was_out) reply(d, index, e, *lead, "unsubscribed", vars, "unsubscribed");
+                }
+                break;
+            case InboundKind::kMessage:
+                if (private_chat && !e.edited && is_opt_out_text(e.text)) {
+                    const bool was_out = lead->opted_out;
+                    set_opted_out(*lead, true, d, e);
+                    if (!was_out) reply(d, index, e, *lead, "unsubscribed", vars, "unsubscribed");
+                }
+                break;
+            case InboundKind::kButtonPress: {
+                if (!e.reply_token.empty()) answer_button(d, index, e, *lead, "");
+                const std::string key = "button." + e.button_data;
+                if (!e.button_data.empty() && templates_.find(key, templates_.pick_locale(lead->language, default_locale(d)))) {
+                    reply(d, index, e, *lead, key, vars, "button");
+                }
+                break;
+            }
+            case InboundKind::kContactShared:
+                // Only a person's own number counts as theirs; a forwarded card is just a message.
+                if (!e.contact.phone.empty() && (e.contact.user_id.empty() || e.contact.user_id == e.user.external_id)) {
+                    lead_update(lead->id).phone = truncate_utf8(e.contact.phone, 64);
+                }
+                break;
+            case InboundKind::kMemberJoined:
+            case InboundKind::kMemberLeft:
+                if (!e.chat.external_id.empty()) {
+                    ws_.memberships.push_back(MembershipRow{d.channel_id, truncate_utf8(e.chat.external_id, 128),
+                                                            lead->id, e.kind == InboundKind::kMemberJoined, now_});
+                }
+                break;
+            case InboundKind::kUserBlockedBot:
+            case InboundKind::kUnfollow:
+                set_reachable(*lead, false, d, e);
+                break;
+            case InboundKind::kUserUnblockedBot:
+            case InboundKind::kFollow:
+                set_reachable(*lead, true, d, e);
+                break;
+            case InboundKind::kBotAdded:
+            case InboundKind::kBotRemoved:
+            case InboundKind::kLinkClicked:
+                break;
+        }
+    }
+
+    const TemplateCatalog& templates_;
+    const IngestProcessor::ChannelLookup& channels_;
+    Timestamp now_;
+    WriteTx& tx_;
+    IdPool& ids_;
+    WriteSet ws_;
+    std::unordered_set<std::string> processed_;
+    std::unordered_map<std::string, LeadState> leads_;
+    std::unordered_map<std::int64_t, std::size_t> lead_update_index_;
+    std::unordered_map<std::string, std::size_t> identity_update_index_;
+    std::unordered_set<std::int64_t> new_lead_ids_;
+    std::unordered_map<std::int64_t, bool> referrer_known_;
+    std::vector<OutboundMessage>* replies_ = nullptr;
+};
+
+}  // namespace
+
+std::int64_t IdPool::available() const {
+    std::int64_t n = 0;
+    for (const auto& r : ranges_) n += r.count;
+    return n;
+}
+
+LeadId IdPool::take() {
+    while (!ranges_.empty() && ranges_.front().count == 0) ranges_.erase(ranges_.begin());
+    if (ranges_.empty()) throw std::logic_error("id pool is empty");
+    auto& r = ranges_.front();
+    const LeadId id{r.first};
+    ++r.first;
+    --r.count;
+    return id;
+}
+
+bool is_opt_out_text(std::string_view text) {
+    if (text.size() > 32) return false;
+    const std::string t = trim_lower(text);
+    return t == "stop" || t == "unsubscribe" || t == "退订" || t == "取消订阅";
+}
+
+IngestProcessor::IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock)
+    : templates_(templates), channels_(std::move(channels)), clock_(clock) {}
+
+std::int64_t IngestProcessor::max_new_leads(std::span<const InboundDelivery* const> batch) {
+    std::int64_t n = 0;
+    for (const auto* d : batch) n += static_cast<std::int64_t>(d->events.size());
+    return n;
+}
+
+std::vector<IngestResult> IngestProcessor::process(WriteTx& tx, std::span<const InboundDelivery* const> batch,
+                                                   IdPool& ids) const {
+    Planner planner(templates_, channels_, clock_.now(), tx, ids);
+    return planner.run(batch);
+}
+
+}  // namespace leadhatch::core

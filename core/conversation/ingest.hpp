@@ -1,0 +1,74 @@
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/messaging/inbound.hpp"
+#include "core/messaging/outbound.hpp"
+#include "core/messaging/templates.hpp"
+#include "core/storage/storage.hpp"
+
+namespace leadhatch::core {
+
+// Ids reserved in blocks from storage; the ingest writer refills it before each batch.
+// Not thread-safe: owned by one writer.
+class IdPool {
+public:
+    void add(IdRange r) { ranges_.push_back(r); }
+    std::int64_t available() const;
+    LeadId take();  // throws std::logic_error when empty (the writer refills first)
+
+private:
+    std::vector<IdRange> ranges_;
+};
+
+struct ChannelInfo {
+    std::string id;
+    Platform platform = Platform::kTelegram;
+    std::string default_locale = "en";
+};
+
+enum class IngestStatus {
+    kAccepted,     // committed
+    kDuplicate,    // committed earlier: acknowledged, not processed again
+    kUnavailable,  // the database is unavailable: nothing was written, the platform should retry
+    kFailed,       // this delivery cannot be stored (a bug or data the database refuses)
+};
+
+struct IngestResult {
+    IngestStatus status = IngestStatus::kAccepted;
+    std::vector<OutboundMessage> replies;  // what the batch queued to send in answer
+};
+
+// The platform-neutral inbound pipeline: deduplicates deliveries, upserts leads through their
+// identities, records timeline events, touches, group membership and opt-outs, and queues
+// replies in the outbox, all as one WriteSet applied inside the caller's transaction.
+//
+// A batch is planned with two reads (processed ids, identities) and one write, whatever its size,
+// so concurrent requests grouped into one transaction cost little more than one.
+class IngestProcessor {
+public:
+    using ChannelLookup = std::function<const ChannelInfo*(std::string_view channel_id)>;
+
+    IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock);
+
+    // Upper bound of new lead ids a batch may need.
+    static std::int64_t max_new_leads(std::span<const InboundDelivery* const> batch);
+
+    // Plans and applies the batch inside tx (the caller commits). Results are in batch order.
+    std::vector<IngestResult> process(WriteTx& tx, std::span<const InboundDelivery* const> batch, IdPool& ids) const;
+
+private:
+    const TemplateCatalog& templates_;
+    ChannelLookup channels_;
+    const Clock& clock_;
+};
+
+// "/stop", "stop", "unsubscribe", "退订" ... : words that opt a lead out of marketing.
+bool is_opt_out_text(std::string_view text);
+
+}  // namespace leadhatch::core

@@ -1,0 +1,178 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/storage/rows.hpp"
+#include "core/types.hpp"
+
+namespace leadhatch::core {
+
+// A block of ids [first, first + count) reserved durably for this process.
+struct IdRange {
+    std::int64_t first = 0;
+    std::int64_t count = 0;
+};
+
+// One open write transaction. Destroying it without commit() rolls back.
+// Not thread-safe: one thread drives a transaction from begin to end.
+class WriteTx {
+public:
+    virtual ~WriteTx() = default;
+
+    // Which of these inbound ids were already processed (committed earlier).
+    virtual std::vector<InboundKey> find_processed(std::span<const InboundKey> keys) = 0;
+    // The identities that exist among these keys, with their lead's opt-out flag.
+    virtual std::vector<IdentityRecord> find_identities(std::span<const IdentityKey> keys) = 0;
+    virtual bool lead_exists(LeadId id) = 0;
+
+    // Applies the rows in order. An identity update that changes `unreachable` also recomputes its
+    // lead's flag: a lead is unreachable when none of its identities can be reached.
+    virtual void apply(const WriteSet& writes) = 0;
+    virtual void commit() = 0;
+};
+
+struct LeadRecord {
+    LeadId id;
+    std::string display_name;
+    std::string username;
+    std::string language;
+    std::string phone;
+    std::string stage;
+    std::string status;
+    std::string lifecycle;
+    std::int64_t score = 0;
+    std::string grade;
+    std::string owner;
+    std::string source_kind;
+    std::string source_channel;
+    std::string source_campaign;
+    std::string source_detail;
+    std::string referral_code;
+    LeadId referred_by;
+    std::int64_t referral_count = 0;
+    bool opted_out = false;
+    bool unreachable = false;
+    Timestamp created_at{};
+    Timestamp updated_at{};
+    std::optional<Timestamp> last_seen_at;
+    std::vector<IdentityKey> identities;
+};
+
+struct EventRecord {
+    EventId id;
+    LeadId lead_id;
+    std::string channel_id;
+    std::string kind;
+    std::string actor;
+    Timestamp occurred_at{};
+    std::string data;
+};
+
+struct MembershipRecord {
+    std::string channel_id;
+    std::string chat_id;
+    LeadId lead_id;
+    bool member = false;
+    std::optional<Timestamp> joined_at;
+    std::optional<Timestamp> left_at;
+};
+
+struct TouchRecord {
+    LeadId lead_id;
+    std::string channel_id;
+    std::string source_kind;
+    std::string campaign;
+    std::string referral_code;
+    LeadId referrer;
+    Timestamp at{};
+};
+
+enum class OutboxStatus { kPending, kSent, kDead, kSuppressed };
+std::string_view to_string(OutboxStatus s);
+
+struct OutboxRecord {
+    OutboxId id;
+    std::string channel_id;
+    std::string idem_key;
+    LeadId lead_id;
+    std::string chat_id;
+    std::string kind;
+    std::string body;
+    bool marketing = false;
+    bool is_group = false;
+    int attempts = 0;
+    OutboxStatus status = OutboxStatus::kPending;
+    Timestamp due_at{};
+    std::string last_error;
+    bool recipient_opted_out = false;    // the lead opted out (marketing rows are suppressed)
+    bool recipient_unreachable = false;  // the identity behind chat_id blocked us / is gone
+};
+
+// The result of trying to send one claimed outbox row.
+struct OutboxResult {
+    OutboxId id;
+    OutboxStatus status = OutboxStatus::kSent;  // kSent, kDead, kSuppressed, or kPending to retry
+    Timestamp retry_at{};                       // when status is kPending
+    std::string error;
+};
+
+struct OutboxCounts {
+    std::int64_t pending = 0;
+    std::int64_t sent = 0;
+    std::int64_t dead = 0;
+    std::int64_t suppressed = 0;
+};
+
+struct PoolStats {
+    int size = 0;    // connections open
+    int in_use = 0;  // checked out right now
+    int max = 0;
+    std::int64_t waits = 0;  // checkouts that had to wait
+};
+
+// The one storage port. Two backends implement it: SQLite (embedded default) and MySQL/MariaDB.
+// Every method blocks: callers run it off the network threads. All methods are thread-safe.
+// Failures throw StorageError.
+class Storage {
+public:
+    virtual ~Storage() = default;
+
+    virtual std::string_view backend() const = 0;  // "sqlite" | "mysql"
+
+    // Brings the schema to the newest version; safe to run again and from several processes.
+    virtual void migrate() = 0;
+    virtual int schema_version() = 0;
+    virtual bool ping() = 0;  // never throws
+    virtual PoolStats pool_stats() const = 0;
+
+    // Reserves `count` ids of a sequence ("lead") in its own committed transaction.
+    virtual IdRange reserve_ids(std::string_view sequence, std::int64_t count) = 0;
+
+    virtual std::unique_ptr<WriteTx> begin_write() = 0;
+
+    // Reads.
+    virtual std::optional<LeadRecord> get_lead(LeadId id) = 0;
+    virtual std::optional<LeadId> find_lead_by_identity(const IdentityKey& key) = 0;
+    // Newest first; events with id < before_id when before_id is set.
+    virtual std::vector<EventRecord> list_events(LeadId lead, std::optional<EventId> before_id, int limit) = 0;
+    virtual std::vector<MembershipRecord> list_memberships(LeadId lead) = 0;
+    virtual std::vector<TouchRecord> list_touches(LeadId lead) = 0;
+
+    // Outbox: claim due rows with a lease (rows whose lease ran out are claimable again), then
+    // record what happened to each.
+    virtual std::vector<OutboxRecord> claim_outbox(Timestamp now, Timestamp lease_until, int limit) = 0;
+    // Records the results and applies `writes` (timeline events, identities marked unreachable)
+    // in the same transaction.
+    virtual void complete_outbox(std::span<const OutboxResult> results, const WriteSet& writes, Timestamp now) = 0;
+    virtual std::optional<Timestamp> next_outbox_due() = 0;
+    virtual OutboxCounts outbox_counts() = 0;
+    virtual std::vector<OutboxRecord> list_outbox(std::optional<OutboxStatus> status, int limit) = 0;
+};
+
+}  // namespace leadhatch::core
