@@ -178,6 +178,10 @@ const std::vector<PlatformKeys>& platform_keys() {
     return kKeys;
 }
 
+bool platform_supported(core::Platform p) { return p == core::Platform::kTelegram; }
+
+std::string supported_platform_list() { return "supported: telegram"; }
+
 std::string default_api_base(core::Platform p) {
     switch (p) {
         case core::Platform::kTelegram: return "https://api.telegram.org";
@@ -426,7 +430,10 @@ ConfigLoad parse_config(const std::string& text, const std::filesystem::path& fi
                 auto platform = r.string(ch, p, "platform", true);
                 const PlatformKeys* keys = nullptr;
                 if (platform) {
-                    if (auto pl = core::platform_from_string(*platform)) {
+                    if (auto pl = core::platform_from_string(*platform); pl && !platform_supported(*pl)) {
+                        r.problem(p + ".platform", "platform '" + *platform + "' is not supported by this version (" +
+                                                       supported_platform_list() + ")");
+                    } else if (pl) {
                         cc.platform = *pl;
                         for (const auto& k : platform_keys()) {
                             if (k.platform == *pl) keys = &k;

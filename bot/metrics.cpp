@@ -6,6 +6,17 @@
 #include <set>
 
 namespace leadhatch::bot {
+namespace {
+
+struct Out {
+    fmt::memory_buffer& buf;
+    template <class... A>
+    void operator()(fmt::format_string<A...> f, A&&... args) {
+        fmt::format_to(std::back_inserter(buf), f, std::forward<A>(args)...);
+    }
+};
+
+}  // namespace
 
 int Metrics::add_route(std::string name) {
     auto r = std::make_unique<Route>();
@@ -43,8 +54,8 @@ void Metrics::gauge(const std::string& name, const std::string& help, std::funct
 }
 
 std::string Metrics::render() const {
-    fmt::memory_buffer out;
-    auto put = [&](auto&&... args) { fmt::format_to(std::back_inserter(out), args...); };
+    fmt::memory_buffer buf;
+    Out put{buf};
     put("# HELP leadhatch_http_requests_total HTTP requests by route and status.\n");
     put("# TYPE leadhatch_http_requests_total counter\n");
     for (const auto& r : routes_) {
@@ -88,7 +99,7 @@ std::string Metrics::render() const {
         if (described.insert(g.name).second) put("# HELP {} {}\n# TYPE {} gauge\n", g.name, g.help, g.name);
         put("{}{}{}{} {}\n", g.name, g.labels.empty() ? "" : "{", g.labels, g.labels.empty() ? "" : "}", g.read());
     }
-    return fmt::to_string(out);
+    return fmt::to_string(buf);
 }
 
 }  // namespace leadhatch::bot

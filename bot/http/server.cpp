@@ -1,5 +1,6 @@
 #include "bot/http/server.hpp"
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -59,8 +60,8 @@ bool acceptable_request_id(std::string_view id) {
     return true;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
+std::string lower(beast::string_view s) {
+    std::string out(s.data(), s.size());
     for (auto& c : out) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
@@ -310,7 +311,9 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         req.method = std::string(hreq.method_string());
         req.target = std::string(hreq.target());
         req.remote = remote;
-        for (const auto& field : hreq) req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+        for (const auto& field : hreq) {
+            req.headers.emplace_back(lower(field.name_string()), std::string(field.value().data(), field.value().size()));
+        }
         if (auto* rid = req.header("x-request-id"); rid && acceptable_request_id(*rid)) {
             req.request_id = *rid;
         } else {

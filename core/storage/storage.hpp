@@ -119,6 +119,7 @@ struct OutboxResult {
     OutboxId id;
     OutboxStatus status = OutboxStatus::kSent;  // kSent, kDead, kSuppressed, or kPending to retry
     Timestamp retry_at{};                       // when status is kPending
+    int attempts = 0;                           // sends tried so far, this one included
     std::string error;
 };
 
@@ -164,8 +165,9 @@ public:
     virtual std::vector<MembershipRecord> list_memberships(LeadId lead) = 0;
     virtual std::vector<TouchRecord> list_touches(LeadId lead) = 0;
 
-    // Outbox: claim due rows with a lease (rows whose lease ran out are claimable again), then
-    // record what happened to each.
+    // Outbox: claim due rows with a lease (rows whose lease ran out are claimable again: a crashed
+    // dispatcher's rows are resumed), then record what happened to each. Claiming does not count as
+    // an attempt; complete_outbox stores the attempt count the dispatcher reports.
     virtual std::vector<OutboxRecord> claim_outbox(Timestamp now, Timestamp lease_until, int limit) = 0;
     // Records the results and applies `writes` (timeline events, identities marked unreachable)
     // in the same transaction.
