@@ -1,0 +1,455 @@
+// One conformance suite for every storage backend: SQLite (a WAL file) always, MariaDB when
+// LEADHATCH_TEST_MYSQL_URL is set (under CI=true a missing URL is a failure, not a skip).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <set>
+#include <thread>
+
+#include "adapters/storage/migrations.hpp"
+#include "adapters/storage/storage_factory.hpp"
+#include "core/error.hpp"
+#include "core/leads/referral.hpp"
+#include "core/storage/storage.hpp"
+#include "tests/support/test_db.hpp"
+
+namespace leadhatch {
+namespace {
+
+using core::LeadId;
+using core::Timestamp;
+using core::from_epoch_ms;
+
+struct SqliteBackend {
+    static constexpr const char* kName = "sqlite";
+    testing::TempDir dir;
+    std::unique_ptr<core::Storage> make() {
+        adapters::storage::StorageUrl u;
+        u.sqlite_path = (dir.path() / "test.db").string();
+        return adapters::storage::make_storage(u, {});
+    }
+    std::string raw_count(const std::string&) { return {}; }
+};
+
+struct MysqlBackend {
+    static constexpr const char* kName = "mysql";
+    std::unique_ptr<testing::MysqlTestDatabase> db;
+    MysqlBackend() {
+        if (auto url = testing::mysql_url()) db = std::make_unique<testing::MysqlTestDatabase>(*url);
+    }
+    std::unique_ptr<core::Storage> make() { return adapters::storage::make_storage(db->parsed(), {}); }
+};
+
+template <class Backend>
+class StorageContract : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if constexpr (std::is_same_v<Backend, MysqlBackend>) {
+            if (!testing::mysql_url()) {
+                if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL is not set";
+                GTEST_SKIP() << "LEADHATCH_TEST_MYSQL_URL not set";
+            }
+        }
+        backend_ = std::make_unique<Backend>();
+        storage_ = backend_->make();
+        storage_->migrate();
+    }
+
+    core::WriteSet new_lead(LeadId id, const std::string& channel, const std::string& user, const std::string& name) {
+        core::WriteSet w;
+        w.now = t0_;
+        core::LeadRow l;
+        l.id = id;
+        l.display_name = name;
+        l.referral_code = core::referral_code(id);
+        l.source_channel = channel;
+        l.created_at = t0_;
+        w.new_leads.push_back(l);
+        w.new_identities.push_back(core::IdentityRow{{channel, user}, id, name, "", "en", t0_});
+        return w;
+    }
+
+    void commit(const core::WriteSet& w) {
+        auto tx = storage_->begin_write();
+        tx->apply(w);
+        tx->commit();
+    }
+
+    Timestamp t0_ = from_epoch_ms(1'700'000'000'000);
+    std::unique_ptr<Backend> backend_;
+    std::unique_ptr<core::Storage> storage_;
+};
+
+using Backends = ::testing::Types<SqliteBackend, MysqlBackend>;
+struct BackendNames {
+    template <class T>
+    static std::string GetName(int) {
+        return T::kName;
+    }
+};
+TYPED_TEST_SUITE(StorageContract, Backends, BackendNames);
+
+TYPED_TEST(StorageContract, Migrates_FromEmpty_AndAgainIdempotently) {
+    const auto& all = adapters::storage::sqlite_migrations();
+    EXPECT_EQ(this->storage_->schema_version(), all.back().version);
+    this->storage_->migrate();
+    this->storage_->migrate();
+    EXPECT_EQ(this->storage_->schema_version(), all.back().version);
+    // A second instance on the same database sees the schema and migrates nothing.
+    auto again = this->backend_->make();
+    again->migrate();
+    EXPECT_EQ(again->schema_version(), all.back().version);
+    EXPECT_TRUE(again->ping());
+}
+
+TYPED_TEST(StorageContract, ReservesDisjointIdBlocks_UnderConcurrency) {
+    std::vector<std::thread> threads;
+    std::mutex mu;
+    std::set<std::int64_t> seen;
+    std::atomic<int> overlaps{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 20; ++i) {
+                auto r = this->storage_->reserve_ids("lead", 10);
+                EXPECT_EQ(r.count, 10);
+                std::lock_guard lk(mu);
+                for (std::int64_t id = r.first; id < r.first + r.count; ++id) {
+                    if (!seen.insert(id).second) ++overlaps;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(overlaps.load(), 0);
+    EXPECT_EQ(seen.size(), 800u);
+    EXPECT_GE(*seen.begin(), 1);
+}
+
+TYPED_TEST(StorageContract, CommitsAWriteSet_AndReadsItBack) {
+    auto w = this->new_lead(LeadId{7}, "tg", "1001", "张伟 🚀");
+    w.processed.push_back({"tg", "update-1"});
+    w.events.push_back(core::EventRow{LeadId{7}, "tg", "message", "user", this->t0_, R"({"text":"你好"})"});
+    w.events.push_back(core::EventRow{LeadId{7}, "tg", "command", "user", this->t0_, R"({"command":"start"})"});
+    w.touches.push_back(core::TouchRow{LeadId{7}, "tg", "campaign", "spring", "", {}, "src_spring", this->t0_});
+    this->commit(w);
+
+    auto lead = this->storage_->get_lead(LeadId{7});
+    ASSERT_TRUE(lead);
+    EXPECT_EQ(lead->display_name, "张伟 🚀");
+    EXPECT_EQ(lead->stage, "opportunity");
+    EXPECT_EQ(lead->status, "new");
+    EXPECT_EQ(lead->referral_code, core::referral_code(LeadId{7}));
+    ASSERT_EQ(lead->identities.size(), 1u);
+    EXPECT_EQ(lead->identities[0].external_user_id, "1001");
+    EXPECT_EQ(this->storage_->find_lead_by_identity({"tg", "1001"}), LeadId{7});
+    EXPECT_FALSE(this->storage_->find_lead_by_identity({"tg", "1002"}));
+
+    auto events = this->storage_->list_events(LeadId{7}, std::nullopt, 10);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].kind, "command");  // newest first
+    EXPECT_EQ(events[1].data, R"({"text":"你好"})");
+    auto older = this->storage_->list_events(LeadId{7}, events[0].id, 10);
+    ASSERT_EQ(older.size(), 1u);
+    EXPECT_EQ(older[0].kind, "message");
+    ASSERT_EQ(this->storage_->list_touches(LeadId{7}).size(), 1u);
+
+    auto tx = this->storage_->begin_write();
+    std::vector<core::InboundKey> keys{{"tg", "update-1"}, {"tg", "update-2"}, {"other", "update-1"}};
+    auto found = tx->find_processed(keys);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].inbound_id, "update-1");
+    std::vector<core::IdentityKey> ids{{"tg", "1001"}, {"tg", "9"}};
+    auto identities = tx->find_identities(ids);
+    ASSERT_EQ(identities.size(), 1u);
+    EXPECT_EQ(identities[0].lead_id, LeadId{7});
+    EXPECT_FALSE(identities[0].lead_opted_out);
+    EXPECT_TRUE(tx->lead_exists(LeadId{7}));
+    EXPECT_FALSE(tx->lead_exists(LeadId{8}));
+}
+
+TYPED_TEST(StorageContract, RollsBack_WhenNotCommitted) {
+    {
+        auto tx = this->storage_->begin_write();
+        tx->apply(this->new_lead(LeadId{1}, "tg", "1", "Ann"));
+    }  // destroyed without commit
+    EXPECT_FALSE(this->storage_->get_lead(LeadId{1}));
+    EXPECT_FALSE(this->storage_->find_lead_by_identity({"tg", "1"}));
+}
+
+TYPED_TEST(StorageContract, RollsBack_EverythingWhenOneRowFails) {
+    this->commit(this->new_lead(LeadId{1}, "tg", "1", "Ann"));
+    auto w = this->new_lead(LeadId{2}, "tg", "2", "Bob");
+    w.events.push_back(core::EventRow{LeadId{2}, "tg", "message", "user", this->t0_, "{}"});
+    w.processed.push_back({"tg", "u-9"});
+    // The same identity as lead 1: violates uniqueness after the other rows were written.
+    w.new_identities.push_back(core::IdentityRow{{"tg", "1"}, LeadId{2}, "Bob", "", "", this->t0_});
+    try {
+        auto tx = this->storage_->begin_write();
+        tx->apply(w);
+        tx->commit();
+        FAIL() << "expected a conflict";
+    } catch (const core::StorageError& e) {
+        EXPECT_EQ(e.kind(), core::StorageErrorKind::kConflict) << e.what();
+    }
+    EXPECT_FALSE(this->storage_->get_lead(LeadId{2}));
+    EXPECT_FALSE(this->storage_->find_lead_by_identity({"tg", "2"}));
+    EXPECT_TRUE(this->storage_->list_events(LeadId{2}, std::nullopt, 10).empty());
+    auto tx = this->storage_->begin_write();
+    std::vector<core::InboundKey> k{{"tg", "u-9"}};
+    EXPECT_TRUE(tx->find_processed(k).empty());
+    // The storage is still usable after the failure.
+    tx.reset();
+    this->commit(this->new_lead(LeadId{3}, "tg", "3", "Cy"));
+    EXPECT_TRUE(this->storage_->get_lead(LeadId{3}));
+}
+
+TYPED_TEST(StorageContract, KeepsIdentityUnique_UnderConcurrentInserts) {
+    constexpr int kThreads = 6;
+    std::atomic<int> committed{0};
+    std::atomic<int> conflicts{0};
+    std::atomic<int> other{0};
+    std::barrier start(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            auto w = this->new_lead(LeadId{100 + t}, "tg", "same-user", "U" + std::to_string(t));
+            start.arrive_and_wait();
+            try {
+                auto tx = this->storage_->begin_write();
+                tx->apply(w);
+                tx->commit();
+                ++committed;
+            } catch (const core::StorageError& e) {
+                (e.kind() == core::StorageErrorKind::kConflict ? conflicts : other)++;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(committed.load(), 1);
+    EXPECT_EQ(conflicts.load(), kThreads - 1);
+    EXPECT_EQ(other.load(), 0);
+    auto winner = this->storage_->find_lead_by_identity({"tg", "same-user"});
+    ASSERT_TRUE(winner);
+    int leads = 0;
+    for (int t = 0; t < kThreads; ++t) leads += this->storage_->get_lead(LeadId{100 + t}) ? 1 : 0;
+    EXPECT_EQ(leads, 1);  // the losers' lead rows rolled back with their identities
+    EXPECT_TRUE(this->storage_->get_lead(*winner));
+}
+
+TYPED_TEST(StorageContract, UpdatesLeadsAndIdentities_AndRecomputesUnreachable) {
+    auto w = this->new_lead(LeadId{5}, "tg", "55", "Eve");
+    w.new_identities.push_back(core::IdentityRow{{"wx", "o55"}, LeadId{5}, "Eve", "", "", this->t0_});
+    this->commit(w);
+
+    core::WriteSet u;
+    u.now = this->t0_ + std::chrono::seconds(5);
+    core::LeadUpdate lu;
+    lu.id = LeadId{5};
+    lu.opted_out = true;
+    lu.phone = "+8613800000000";
+    lu.last_seen_at = u.now;
+    lu.at = u.now;
+    u.lead_updates.push_back(lu);
+    core::IdentityUpdate iu;
+    iu.key = {"tg", "55"};
+    iu.unreachable = true;
+    iu.display_name = "Eve Z";
+    iu.at = u.now;
+    u.identity_updates.push_back(iu);
+    this->commit(u);
+
+    auto lead = this->storage_->get_lead(LeadId{5});
+    ASSERT_TRUE(lead);
+    EXPECT_TRUE(lead->opted_out);
+    EXPECT_EQ(lead->phone, "+8613800000000");
+    EXPECT_FALSE(lead->unreachable);  // still reachable on wx
+    ASSERT_TRUE(lead->last_seen_at);
+    EXPECT_EQ(*lead->last_seen_at, u.now);
+
+    core::WriteSet u2;
+    u2.now = u.now;
+    core::IdentityUpdate iu2;
+    iu2.key = {"wx", "o55"};
+    iu2.unreachable = true;
+    iu2.at = u.now;
+    u2.identity_updates.push_back(iu2);
+    this->commit(u2);
+    EXPECT_TRUE(this->storage_->get_lead(LeadId{5})->unreachable);  // no identity left to reach
+
+    auto tx = this->storage_->begin_write();
+    std::vector<core::IdentityKey> keys{{"tg", "55"}};
+    auto ids = tx->find_identities(keys);
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_TRUE(ids[0].unreachable);
+    EXPECT_TRUE(ids[0].lead_opted_out);
+    EXPECT_EQ(ids[0].display_name, "Eve Z");
+}
+
+TYPED_TEST(StorageContract, RecordsGroupMembership_JoinLeaveRejoin) {
+    this->commit(this->new_lead(LeadId{9}, "tg", "9", "Gus"));
+    auto at = [&](int s) { return this->t0_ + std::chrono::seconds(s); };
+    for (auto [member, s] : std::vector<std::pair<bool, int>>{{true, 1}, {false, 2}, {true, 3}}) {
+        core::WriteSet w;
+        w.now = at(s);
+        w.chats.push_back(core::ChatRow{"tg", "-100123", "group", s == 1 ? "Customers" : "", std::nullopt, at(s)});
+        w.memberships.push_back(core::MembershipRow{"tg", "-100123", LeadId{9}, member, at(s)});
+        this->commit(w);
+        auto m = this->storage_->list_memberships(LeadId{9});
+        ASSERT_EQ(m.size(), 1u);
+        EXPECT_EQ(m[0].member, member);
+        if (s == 2) {
+            ASSERT_TRUE(m[0].left_at);
+            EXPECT_EQ(*m[0].left_at, at(2));
+            ASSERT_TRUE(m[0].joined_at);
+            EXPECT_EQ(*m[0].joined_at, at(1));
+        }
+        if (s == 3) {
+            EXPECT_FALSE(m[0].left_at);
+        }
+    }
+}
+
+TYPED_TEST(StorageContract, Outbox_IdempotentClaimLeaseAndComplete) {
+    auto w = this->new_lead(LeadId{3}, "tg", "33", "Oli");
+    for (int i = 0; i < 3; ++i) {
+        core::OutboxRow o;
+        o.channel_id = "tg";
+        o.idem_key = "k" + std::to_string(i);
+        o.lead_id = LeadId{3};
+        o.chat_id = "33";
+        o.kind = "text";
+        o.body = R"({"kind":"text","text":"hi"})";
+        o.marketing = i == 2;
+        o.due_at = this->t0_ + std::chrono::seconds(i == 1 ? 60 : 0);
+        o.created_at = this->t0_;
+        w.outbox.push_back(o);
+    }
+    w.outbox.push_back(w.outbox[0]);  // the same idempotency key again: ignored
+    this->commit(w);
+    EXPECT_EQ(this->storage_->outbox_counts().pending, 3);
+
+    const auto now = this->t0_;
+    auto claimed = this->storage_->claim_outbox(now, now + std::chrono::seconds(30), 10);
+    ASSERT_EQ(claimed.size(), 2u);  // k1 is not due yet
+    EXPECT_EQ(claimed[0].idem_key, "k0");
+    EXPECT_EQ(claimed[1].idem_key, "k2");
+    EXPECT_TRUE(claimed[1].marketing);
+    EXPECT_FALSE(claimed[1].recipient_opted_out);
+    // Leased: nobody else gets them until the lease runs out (a crashed dispatcher's rows resume).
+    EXPECT_TRUE(this->storage_->claim_outbox(now, now + std::chrono::seconds(30), 10).empty());
+    EXPECT_EQ(this->storage_->claim_outbox(now + std::chrono::seconds(31), now + std::chrono::seconds(90), 10).size(),
+              2u);
+
+    std::vector<core::OutboxResult> results{
+        {claimed[0].id, core::OutboxStatus::kSent, {}, 1, {}},
+        {claimed[1].id, core::OutboxStatus::kPending, now + std::chrono::seconds(5), 1, "telegram 502"},
+    };
+    core::WriteSet extra;
+    extra.now = now;
+    extra.events.push_back(core::EventRow{LeadId{3}, "tg", "unreachable", "system", now, "{}"});
+    this->storage_->complete_outbox(results, extra, now);
+    auto counts = this->storage_->outbox_counts();
+    EXPECT_EQ(counts.sent, 1);
+    EXPECT_EQ(counts.pending, 2);
+    EXPECT_EQ(this->storage_->list_events(LeadId{3}, std::nullopt, 5).front().kind, "unreachable");
+    auto next = this->storage_->next_outbox_due();
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next, now + std::chrono::seconds(5));
+    auto retried = this->storage_->claim_outbox(now + std::chrono::seconds(5), now + std::chrono::seconds(65), 10);
+    ASSERT_EQ(retried.size(), 1u);
+    EXPECT_EQ(retried[0].attempts, 1);
+    EXPECT_EQ(retried[0].last_error, "telegram 502");
+
+    core::WriteSet opt;
+    opt.now = now;
+    core::LeadUpdate lu;
+    lu.id = LeadId{3};
+    lu.opted_out = true;
+    lu.at = now;
+    opt.lead_updates.push_back(lu);
+    this->commit(opt);
+    auto late = this->storage_->claim_outbox(now + std::chrono::seconds(120), now + std::chrono::seconds(180), 10);
+    ASSERT_EQ(late.size(), 2u);
+    EXPECT_TRUE(late[0].recipient_opted_out);
+    std::vector<core::OutboxResult> dead{{late[0].id, core::OutboxStatus::kDead, {}, 8, "gave up"},
+                                         {late[1].id, core::OutboxStatus::kSuppressed, {}, 0, "opted out"}};
+    this->storage_->complete_outbox(dead, core::WriteSet{}, now);
+    counts = this->storage_->outbox_counts();
+    EXPECT_EQ(counts.pending, 0);
+    EXPECT_EQ(counts.dead, 1);
+    EXPECT_EQ(counts.suppressed, 1);
+    auto dead_rows = this->storage_->list_outbox(core::OutboxStatus::kDead, 10);
+    ASSERT_EQ(dead_rows.size(), 1u);
+    EXPECT_EQ(dead_rows[0].last_error, "gave up");
+    EXPECT_FALSE(this->storage_->next_outbox_due());
+}
+
+TYPED_TEST(StorageContract, ServesReadsAndWrites_FromManyThreads) {
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 50;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kPerThread; ++i) {
+                const LeadId id{1000 + t * kPerThread + i};
+                try {
+                    auto w = this->new_lead(id, "tg", std::to_string(id.value), "L");
+                    auto tx = this->storage_->begin_write();
+                    tx->apply(w);
+                    tx->commit();
+                    if (!this->storage_->get_lead(id)) ++failures;
+                } catch (const std::exception& e) {
+                    ++failures;
+                    ADD_FAILURE() << e.what();
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    const auto stats = this->storage_->pool_stats();
+    EXPECT_GE(stats.size, 1);
+    EXPECT_LE(stats.size, stats.max);
+    EXPECT_EQ(stats.in_use, 0);
+}
+
+TEST(Migrations, BothDialectsCarryTheSameVersions) {
+    const auto& a = adapters::storage::sqlite_migrations();
+    const auto& b = adapters::storage::mysql_migrations();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].version, b[i].version);
+        EXPECT_STREQ(a[i].name, b[i].name);
+        EXPECT_EQ(a[i].version, static_cast<int>(i) + 1) << "versions are consecutive from 1";
+    }
+}
+
+TEST(Migrations, SplitsStatements_IgnoringSemicolonsInQuotesAndComments) {
+    auto parts = adapters::storage::split_sql_statements(
+        "-- a comment; with a semicolon\nCREATE TABLE a (x TEXT DEFAULT ';');\nINSERT INTO a VALUES ('x;y');\n\n");
+    ASSERT_EQ(parts.size(), 2u);
+    EXPECT_NE(parts[0].find("DEFAULT ';'"), std::string::npos);
+    EXPECT_NE(parts[1].find("'x;y'"), std::string::npos);
+}
+
+TEST(StorageUrl, ParsesSqliteAndMysqlUrls) {
+    auto s = adapters::storage::parse_storage_url("sqlite:data/x.db", "/etc/leadhatch");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->sqlite_path, "/etc/leadhatch/data/x.db");
+    auto m = adapters::storage::parse_storage_url("mysql://u%40x:p%3Aw@db.local:3307/crm", "/");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->user, "u@x");
+    EXPECT_EQ(m->password, "p:w");
+    EXPECT_EQ(m->host, "db.local");
+    EXPECT_EQ(m->port, 3307);
+    EXPECT_EQ(m->database, "crm");
+    EXPECT_FALSE(adapters::storage::parse_storage_url("postgres://x", "/"));
+    EXPECT_FALSE(adapters::storage::parse_storage_url("mysql://u:p@h:99999/db", "/"));
+    EXPECT_FALSE(adapters::storage::parse_storage_url("mysql://u:p@h:3306/", "/"));
+    EXPECT_FALSE(adapters::storage::parse_storage_url("sqlite:", "/"));
+}
+
+}  // namespace
+}  // namespace leadhatch
