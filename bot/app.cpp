@@ -66,12 +66,7 @@ struct App::Impl {
 };
 
 void App::Impl::add_routes() {
-    auto add = [&](const char* method, const char* pattern, Handler h) {
-        const int route = router.add(method, pattern, std::move(h));
-        const int metrics_route = metrics.add_route(pattern);
-        (void)metrics_route;
-        (void)route;
-    };
+    auto add = [&](const char* method, const char* pattern, Handler h) { router.add(method, pattern, std::move(h)); };
     add("GET", "/healthz", [](HttpRequest&, const RouteParams&) -> Task<HttpResponse> {
         co_return text_response(200, "ok\n");
     });

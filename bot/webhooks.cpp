@@ -107,6 +107,11 @@ Task<HttpResponse> Webhooks::handle(HttpRequest& req, const RouteParams& params)
     }
     core::IngestResult result;
     if (!parsed.delivery.events.empty()) {
+        // Events the platform does not date (a button press) happened when we received them.
+        const auto received = deps_.clock.now();
+        for (auto& e : parsed.delivery.events) {
+            if (e.occurred_at == core::Timestamp{}) e.occurred_at = received;
+        }
         result = co_await deps_.ingest.submit(std::move(parsed.delivery));
     }
     switch (result.status) {

@@ -112,6 +112,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
 HttpServer::HttpServer(asio::io_context& ioc, ServerConfig config, const Router& router, Metrics& metrics)
     : impl_(std::make_shared<Impl>(ioc, std::move(config), router, metrics)) {
+    // Metrics routes mirror the router's, index for index; the last one counts what matched none.
+    for (std::size_t i = 0; i < router.size(); ++i) metrics.add_route(router.pattern(static_cast<int>(i)));
     impl_->unmatched_route = metrics.add_route("unmatched");
 }
 
@@ -187,8 +189,8 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
             if (!e) return;
             try {
                 std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::error("http: connection failed: {}", ex.what());
+            } catch (const std::exception& err) {
+                spdlog::error("http: connection failed: {}", err.what());
             }
         });
     }
@@ -263,16 +265,19 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
                 ec == net::error::connection_reset || ec == net::error::eof) {
                 break;
             }
-            // A malformed or oversized header: say so, then close.
-            const int status = ec == http::error::header_limit ? 431 : 400;
+            // A declared body over the limit, an oversized header, or a malformed request: say so, close.
+            const int status = ec == http::error::body_limit ? 413 : ec == http::error::header_limit ? 431 : 400;
             http::response<http::string_body> res{static_cast<http::status>(status), 11};
             res.set(http::field::server, "leadhatch");
             res.set(http::field::content_type, "text/plain");
-            res.body() = status == 431 ? "request header too large\n" : "bad request\n";
+            res.body() = status == 413   ? "request body too large\n"
+                         : status == 431 ? "request header too large\n"
+                                         : "bad request\n";
             res.keep_alive(false);
             res.prepare_payload();
             stream.expires_after(std::chrono::seconds(5));
             co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+            metrics.observe(unmatched_route, status, 0);
             break;
         }
         const auto started = std::chrono::steady_clock::now();

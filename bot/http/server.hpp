@@ -19,6 +19,7 @@ class Metrics;
 // Beast stays inside server.cpp.
 class HttpServer {
 public:
+    // The router is complete before the server is built (its routes become the metrics' labels).
     HttpServer(asio::io_context& ioc, ServerConfig config, const Router& router, Metrics& metrics);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;

@@ -323,7 +323,9 @@ private:
     void handle(const InboundDelivery& d, std::size_t index, const ChannelInfo* channel) {
         (void)channel;
         const InboundEvent& e = d.events[index];
-        const bool start = e.kind == InboundKind::kCommand && e.command == "start";
+        // An edited command is not a new command: it is recorded, never answered again.
+        const bool command = e.kind == InboundKind::kCommand && !e.edited;
+        const bool start = command && e.command == "start";
         const Attribution attribution =
             parse_attribution(start ? std::string_view(e.command_args) : std::string_view(e.scene));
         LeadState* lead = resolve(d, e, attribution);
@@ -370,6 +372,7 @@ private:
         const bool private_chat = e.chat.type == ChatType::kPrivate;
         switch (e.kind) {
             case InboundKind::kCommand:
+                if (!command) break;
                 if (e.command == "start") {
                     set_reachable(*lead, true, d, e);
                     if (lead->opted_out) {

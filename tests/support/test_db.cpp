@@ -35,6 +35,24 @@ bool in_ci() {
     return ci != nullptr && std::string(ci) != "" && std::string(ci) != "false" && std::string(ci) != "0";
 }
 
+std::string source_dir() {
+    if (const char* s = std::getenv("LEADHATCH_SOURCE_DIR"); s && *s) return s;
+#ifdef LEADHATCH_SOURCE_DIR_DEFAULT
+    return LEADHATCH_SOURCE_DIR_DEFAULT;
+#else
+    return ".";
+#endif
+}
+
+std::string leadhatch_binary() {
+    if (const char* s = std::getenv("LEADHATCH_BINARY"); s && *s) return s;
+#ifdef LEADHATCH_BINARY_DEFAULT
+    return LEADHATCH_BINARY_DEFAULT;
+#else
+    return "leadhatch";
+#endif
+}
+
 std::optional<std::string> mysql_url() {
     const char* url = std::getenv("LEADHATCH_TEST_MYSQL_URL");
     if (url == nullptr || *url == '\0') return std::nullopt;

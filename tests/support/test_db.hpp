@@ -15,6 +15,11 @@ namespace leadhatch::testing {
 std::optional<std::string> mysql_url();
 bool in_ci();
 
+// The repository root and the leadhatch binary: from the environment ctest sets, else from the
+// paths compiled into the test.
+std::string source_dir();
+std::string leadhatch_binary();
+
 // A private, empty MySQL database for one test: created on construction, dropped on destruction.
 class MysqlTestDatabase {
 public:

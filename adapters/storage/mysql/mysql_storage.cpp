@@ -801,8 +801,8 @@ std::vector<core::OutboxRecord> MysqlStorage::claim_outbox(core::Timestamp now, 
             }
             ids.reset();
             if (!list.empty()) {
-                c.exec("UPDATE outbox SET lease_until = " + std::to_string(ms(lease_until)) +
-                       ", attempts = attempts + 1 WHERE id IN (" + list + ")");
+                c.exec("UPDATE outbox SET lease_until = " + std::to_string(ms(lease_until)) + " WHERE id IN (" +
+                       list + ")");
             }
             c.exec("COMMIT");
             if (list.empty()) return out;
@@ -832,10 +832,12 @@ void MysqlStorage::complete_outbox(std::span<const core::OutboxResult> results, 
         for (const auto& r : results) {
             SqlText q(c);
             if (r.status == core::OutboxStatus::kPending) {
-                q.raw("UPDATE outbox SET due_at = ").time(r.retry_at).raw(", lease_until = 0, last_error = ");
+                q.raw("UPDATE outbox SET due_at = ").time(r.retry_at).raw(", attempts = ").num(r.attempts);
+                q.raw(", lease_until = 0, last_error = ");
                 q.str(r.error.substr(0, 1000)).raw(" WHERE id = ").num(r.id.value);
             } else {
-                q.raw("UPDATE outbox SET status = ").str(to_string(r.status)).raw(", lease_until = 0, last_error = ");
+                q.raw("UPDATE outbox SET status = ").str(to_string(r.status)).raw(", attempts = ").num(r.attempts);
+                q.raw(", lease_until = 0, last_error = ");
                 q.str(r.error.substr(0, 1000));
                 if (r.status == core::OutboxStatus::kSent) q.raw(", sent_at = ").time(now);
                 q.raw(" WHERE id = ").num(r.id.value);

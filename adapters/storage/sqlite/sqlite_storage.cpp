@@ -577,11 +577,8 @@ std::vector<core::OutboxRecord> SqliteStorage::claim_outbox(core::Timestamp now,
         s.bind(1, ms(now)).bind(2, limit);
         while (s.step()) out.push_back(read_outbox(s));
         s.reset();
-        auto& u = db.stmt("UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE id = ?2");
-        for (auto& r : out) {
-            u.bind(1, ms(lease_until)).bind(2, r.id.value).run();
-            ++r.attempts;
-        }
+        auto& u = db.stmt("UPDATE outbox SET lease_until = ?1 WHERE id = ?2");
+        for (auto& r : out) u.bind(1, ms(lease_until)).bind(2, r.id.value).run();
         return out;
     });
 }
@@ -593,18 +590,20 @@ void SqliteStorage::complete_outbox(std::span<const core::OutboxResult> results,
     in_transaction(db, [&] {
         for (const auto& r : results) {
             if (r.status == core::OutboxStatus::kPending) {
-                db.stmt("UPDATE outbox SET due_at = ?1, lease_until = 0, last_error = ?2 WHERE id = ?3")
+                db.stmt("UPDATE outbox SET due_at = ?1, lease_until = 0, last_error = ?2, attempts = ?3 WHERE id = ?4")
                     .bind(1, ms(r.retry_at))
                     .bind(2, r.error)
-                    .bind(3, r.id.value)
+                    .bind(3, r.attempts)
+                    .bind(4, r.id.value)
                     .run();
             } else {
-                db.stmt("UPDATE outbox SET status = ?1, lease_until = 0, last_error = ?2, "
+                db.stmt("UPDATE outbox SET status = ?1, lease_until = 0, last_error = ?2, attempts = ?5, "
                         "sent_at = CASE WHEN ?1 = 'sent' THEN ?3 ELSE sent_at END WHERE id = ?4")
                     .bind(1, to_string(r.status))
                     .bind(2, r.error)
                     .bind(3, ms(now))
                     .bind(4, r.id.value)
+                    .bind(5, r.attempts)
                     .run();
             }
         }
