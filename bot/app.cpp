@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -61,6 +62,12 @@ struct App::Impl {
     }
 
     void add_routes();
+    void on_migrated() {
+        migrated = true;
+        spdlog::info("storage: schema is at version {}", storage->schema_version());
+        webhooks->start();
+    }
+    std::function<void()> stop_app;
     net::awaitable<void> migrate_until_done();
     net::awaitable<void> shutdown();
 };
@@ -92,12 +99,15 @@ net::awaitable<void> App::Impl::migrate_until_done() {
                 storage->migrate();
                 return 0;
             });
-            migrated = true;
-            spdlog::info("storage: schema is at version {}",
-                         co_await offload(db_pool, [this] { return storage->schema_version(); }));
+            on_migrated();
             co_return;
         } catch (const core::StorageError& e) {
-            if (attempt % 10 == 0) spdlog::warn("storage: not ready yet ({}); retrying", e.what());
+            if (e.kind() != core::StorageErrorKind::kUnavailable) {
+                spdlog::critical("storage: migration failed: {}", e.what());
+                stop_app();
+                co_return;
+            }
+            if (attempt % 10 == 0) spdlog::warn("storage: not reachable yet ({}); retrying", e.what());
         }
         timer.expires_after(std::chrono::seconds(1));
         boost::system::error_code ec;
@@ -161,6 +171,7 @@ int App::run() {
     try {
         adapters::storage::StorageTuning tuning;
         tuning.pool_size = d.config.storage.pool_size;
+        tuning.busy_timeout_ms = d.config.storage.busy_timeout_ms;
         d.storage = adapters::storage::make_storage(d.config.storage.parsed, tuning);
         std::vector<core::TemplateProblem> problems;
         d.templates = load_templates(d.config.templates_dir, problems);
@@ -181,7 +192,7 @@ int App::run() {
         qo.max_batch = d.config.storage.max_batch;
         d.ingest = std::make_unique<IngestQueue>(*d.storage, *d.processor, qo);
         d.webhooks = std::make_unique<Webhooks>(Webhooks::Deps{d.config, d.ioc, d.db_pool, *d.storage, *d.ingest,
-                                                               d.metrics, d.clock, d.templates});
+                                                               d.metrics, d.clock, d.templates, d.migrated});
         d.add_routes();
         d.metrics.gauge("leadhatch_db_pool_connections", "Database connections open.",
                         [&d] { return static_cast<double>(d.storage->pool_stats().size); }, "state=\"open\"");
@@ -202,6 +213,15 @@ int App::run() {
         d.metrics.gauge("leadhatch_http_connections_open", "Open HTTP connections.",
                         [&d] { return d.server ? static_cast<double>(d.server->open_connections()) : 0.0; });
 
+        // Bring the schema up to date before taking traffic. A database that is not reachable yet
+        // is not fatal: the service starts, answers 503 (and /readyz 503), and keeps trying.
+        try {
+            d.storage->migrate();
+            d.on_migrated();
+        } catch (const core::StorageError& e) {
+            if (e.kind() != core::StorageErrorKind::kUnavailable) throw;
+            spdlog::warn("storage: not reachable yet ({}); serving 503 until it is", e.what());
+        }
         d.server = std::make_unique<HttpServer>(d.ioc, d.config.server, d.router, d.metrics);
         d.server->start();
     } catch (const std::exception& e) {
@@ -212,8 +232,8 @@ int App::run() {
     spdlog::info("leadhatch listening on {}:{} (storage: {}, {} channel(s), {} thread(s))", d.config.server.host,
                  d.server->port(), d.storage->backend(), d.config.channels.size(), d.config.server.threads);
 
-    net::co_spawn(d.ioc, d.migrate_until_done(), net::detached);
-    d.webhooks->start();
+    d.stop_app = [this] { stop(); };
+    if (!d.migrated) net::co_spawn(d.ioc, d.migrate_until_done(), net::detached);
 
     std::unique_ptr<net::signal_set> signals;
     if (d.options.handle_signals) {

@@ -309,7 +309,7 @@ ConfigLoad parse_config(const std::string& text, const std::filesystem::path& fi
     }
 
     if (const json* s = r.object(doc, "", "storage", true)) {
-        r.known_keys(*s, "storage", {"url", "pool_size", "max_batch"});
+        r.known_keys(*s, "storage", {"url", "pool_size", "max_batch", "busy_timeout_ms"});
         if (auto url = r.string(*s, "storage", "url", true)) {
             c.storage.url = *url;
             auto parsed = adapters::storage::parse_storage_url(*url, c.base_dir);
@@ -321,6 +321,9 @@ ConfigLoad parse_config(const std::string& text, const std::filesystem::path& fi
         }
         if (auto v = r.integer(*s, "storage", "pool_size", 1, 256)) c.storage.pool_size = static_cast<int>(*v);
         if (auto v = r.integer(*s, "storage", "max_batch", 1, 10'000)) c.storage.max_batch = static_cast<int>(*v);
+        if (auto v = r.integer(*s, "storage", "busy_timeout_ms", 0, 600'000)) {
+            c.storage.busy_timeout_ms = static_cast<int>(*v);
+        }
     }
 
     if (auto tz = r.string(doc, "", "timezone", false)) {
@@ -345,12 +348,18 @@ ConfigLoad parse_config(const std::string& text, const std::filesystem::path& fi
     }
 
     if (const json* o = r.object(doc, "", "outbox", false)) {
-        r.known_keys(*o, "outbox", {"max_attempts", "base_backoff_ms", "max_backoff_ms", "request_timeout_ms", "batch"});
+        r.known_keys(*o, "outbox",
+                     {"max_attempts", "base_backoff_ms", "max_backoff_ms", "request_timeout_ms", "lease_ms", "batch"});
         if (auto v = r.integer(*o, "outbox", "max_attempts", 1, 100)) c.outbox.max_attempts = static_cast<int>(*v);
         if (auto v = r.integer(*o, "outbox", "base_backoff_ms", 1, 3'600'000)) c.outbox.base_backoff = ms(*v);
         if (auto v = r.integer(*o, "outbox", "max_backoff_ms", 1, 86'400'000)) c.outbox.max_backoff = ms(*v);
         if (auto v = r.integer(*o, "outbox", "request_timeout_ms", 100, 600'000)) c.outbox.request_timeout = ms(*v);
         if (auto v = r.integer(*o, "outbox", "batch", 1, 10'000)) c.outbox.batch = static_cast<int>(*v);
+        if (auto v = r.integer(*o, "outbox", "lease_ms", 1000, 3'600'000)) c.outbox.lease = ms(*v);
+        if (c.outbox.lease < 2 * c.outbox.request_timeout) {
+            r.problem("outbox.lease_ms", "must be at least twice outbox.request_timeout_ms (a send must end before "
+                                         "its lease does)");
+        }
     }
 
     if (doc.contains("admin_tokens")) {

@@ -31,6 +31,7 @@ struct StorageConfig {
     adapters::storage::StorageUrl parsed;
     int pool_size = 8;
     int max_batch = 512;  // deliveries grouped into one commit
+    int busy_timeout_ms = 5000;  // SQLite: how long a write waits for a lock before giving up
 };
 
 struct LoggingConfig {
@@ -58,6 +59,8 @@ struct OutboxConfig {
     std::chrono::milliseconds base_backoff{1000};
     std::chrono::milliseconds max_backoff{300'000};
     std::chrono::milliseconds request_timeout{10'000};
+    // A claimed row is reserved this long; after a crash its rows are sent again once it runs out.
+    std::chrono::milliseconds lease{30'000};
     int batch = 200;
 };
 

@@ -17,7 +17,6 @@ using adapters::chat::SendOutcome;
 
 namespace {
 
-constexpr std::chrono::milliseconds kLease{120'000};
 constexpr std::chrono::milliseconds kFlushEvery{20};
 constexpr std::chrono::milliseconds kIdlePoll{2'000};
 constexpr int kMaxInFlightPerChannel = 64;
@@ -113,7 +112,7 @@ struct OutboxDispatcher::Impl : std::enable_shared_from_this<Impl> {
         // A row that would wait in memory past half its lease goes back to the table, due when
         // its chat's queue will have drained: no lease runs out under a row we still hold.
         const auto finish_at = lane->second.scheduler.projected_finish(row.chat_id, row.is_group, 1, t);
-        if (finish_at > t + kLease / 2) {
+        if (finish_at > t + deps.config.lease / 2) {
             finish(row, core::OutboxStatus::kPending, row.attempts, row.last_error, finish_at);
             return;
         }
@@ -254,7 +253,7 @@ struct OutboxDispatcher::Impl : std::enable_shared_from_this<Impl> {
                 try {
                     const auto t = now();
                     auto rows = co_await offload(deps.db_pool, [this, t] {
-                        return deps.storage.claim_outbox(t, t + kLease, deps.config.batch);
+                        return deps.storage.claim_outbox(t, t + deps.config.lease, deps.config.batch);
                     });
                     for (auto& r : rows) accept(std::move(r));
                     if (static_cast<int>(rows.size()) >= deps.config.batch) {

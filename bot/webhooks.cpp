@@ -106,7 +106,8 @@ Task<HttpResponse> Webhooks::handle(HttpRequest& req, const RouteParams& params)
         co_return r;
     }
     core::IngestResult result;
-    if (!parsed.delivery.events.empty()) {
+    if (!deps_.ready.load()) result.status = core::IngestStatus::kUnavailable;
+    if (!parsed.delivery.events.empty() && result.status != core::IngestStatus::kUnavailable) {
         // Events the platform does not date (a button press) happened when we received them.
         const auto received = deps_.clock.now();
         for (auto& e : parsed.delivery.events) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,7 @@ public:
         Metrics& metrics;
         const core::Clock& clock;
         const core::TemplateCatalog& templates;
+        const std::atomic<bool>& ready;  // the schema is migrated: webhooks may be stored
     };
 
     explicit Webhooks(Deps deps);
