@@ -6,12 +6,8 @@
 
 namespace leadhatch::adapters::chat {
 
-const std::string* WebhookRequest::header(std::string_view lower_name) const {
-    if (!headers) return nullptr;
-    for (const auto& [k, v] : *headers) {
-        if (k == lower_name) return &v;
-    }
-    return nullptr;
+const std::string_view* WebhookRequest::header(std::string_view name) const {
+    return headers ? net::find_header(*headers, name) : nullptr;
 }
 
 std::optional<std::string> WebhookRequest::query_param(std::string_view name) const {

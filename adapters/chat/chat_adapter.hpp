@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "adapters/net/http_types.hpp"
+#include "adapters/net/url.hpp"
 #include "core/conversation/ingest.hpp"
 #include "core/messaging/inbound.hpp"
 #include "core/messaging/outbound.hpp"
@@ -20,9 +21,9 @@ struct WebhookRequest {
     std::string_view method;  // "GET" | "POST"
     std::string_view query;   // raw query string, without '?'
     std::string_view body;
-    const std::vector<std::pair<std::string, std::string>>* headers = nullptr;  // names lower-cased
+    const net::HeaderViews* headers = nullptr;
 
-    const std::string* header(std::string_view lower_name) const;
+    const std::string_view* header(std::string_view name) const;  // case-insensitive
     std::optional<std::string> query_param(std::string_view name) const;  // percent-decoded
 };
 

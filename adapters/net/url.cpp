@@ -12,6 +12,25 @@ int hex(char c) {
 
 }  // namespace
 
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        char y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+const std::string_view* find_header(const HeaderViews& headers, std::string_view name) {
+    for (const auto& [k, v] : headers) {
+        if (iequals(k, name)) return &v;
+    }
+    return nullptr;
+}
+
 std::string percent_decode(std::string_view in, bool plus_is_space) {
     std::string out;
     out.reserve(in.size());

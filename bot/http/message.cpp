@@ -18,11 +18,8 @@ std::string_view HttpRequest::query() const {
     return q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
 }
 
-const std::string* HttpRequest::header(std::string_view lower_name) const {
-    for (const auto& [k, v] : headers) {
-        if (k == lower_name) return &v;
-    }
-    return nullptr;
+const std::string_view* HttpRequest::header(std::string_view name) const {
+    return adapters::net::find_header(headers, name);
 }
 
 std::string percent_decode(std::string_view in, bool plus_is_space) {

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/net/url.hpp"
+
 namespace leadhatch::bot {
 
 // A request as handlers and platform adapters see it: no Beast types, so they stay light to
@@ -13,14 +15,15 @@ namespace leadhatch::bot {
 struct HttpRequest {
     std::string method;  // "GET", "POST", ...
     std::string target;  // "/webhooks/tg-main?x=1"
-    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    // Views into the connection's buffer: valid until the response is written.
+    adapters::net::HeaderViews headers;
     std::string body;
     std::string request_id;
     std::string remote;  // peer address
 
     std::string_view path() const;
     std::string_view query() const;
-    const std::string* header(std::string_view lower_name) const;
+    const std::string_view* header(std::string_view name) const;  // case-insensitive
     // The first value of a query parameter, percent-decoded ('+' is a space).
     std::optional<std::string> query_param(std::string_view name) const;
 };

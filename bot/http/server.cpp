@@ -3,12 +3,15 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <memory_resource>
 #include <mutex>
 #include <random>
 #include <unordered_set>
@@ -29,8 +32,8 @@ namespace {
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 
 std::string make_request_id() {
-    // 16 hex digits: a per-thread random prefix and a counter. Unique enough to follow one request
-    // through the logs; not a secret.
+    // A per-thread random sequence, mixed. Unique enough to follow one request through the logs;
+    // not a secret.
     thread_local std::uint64_t state = [] {
         std::random_device rd;
         return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -40,14 +43,15 @@ std::string make_request_id() {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     z ^= z >> 31;
-    char buf[17];
+    // 12 hex digits (48 bits): short enough for std::string's inline buffer, so no allocation.
+    char buf[13];
     static constexpr char kHex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; --i) {
+    for (int i = 11; i >= 0; --i) {
         buf[i] = kHex[z & 0xf];
         z >>= 4;
     }
-    buf[16] = 0;
-    return buf;
+    buf[12] = 0;
+    return std::string(buf, 12);
 }
 
 bool acceptable_request_id(std::string_view id) {
@@ -60,12 +64,40 @@ bool acceptable_request_id(std::string_view id) {
     return true;
 }
 
-std::string lower(beast::string_view s) {
-    std::string out(s.data(), s.size());
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+// Request headers live in a per-connection arena that is reset between requests: no allocation
+// per header field.
+using ArenaAlloc = std::pmr::polymorphic_allocator<char>;
+using RequestParser = http::request_parser<http::string_body, ArenaAlloc>;
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    for (char c : value) {
+        if (c != '\r' && c != '\n') out.push_back(c);  // no header injection through values
     }
-    return out;
+    out.append("\r\n");
+}
+
+// Writes the status line and headers of `res` into `out` (reused across requests, so its capacity
+// is kept and the common case allocates nothing).
+void write_head(std::string& out, const HttpResponse& res, std::string_view request_id, unsigned version,
+                bool keep_alive, std::size_t content_length) {
+    out.clear();
+    out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out.append(std::to_string(res.status));
+    out.push_back(' ');
+    const auto reason = http::obsolete_reason(static_cast<http::status>(res.status));
+    out.append(reason.data(), reason.size());
+    out.append("\r\nServer: leadhatch\r\n");
+    append_header(out, "Content-Type", res.content_type);
+    append_header(out, "X-Request-Id", request_id);
+    for (const auto& [k, v] : res.headers) append_header(out, k, v);
+    out.append("Content-Length: ");
+    out.append(std::to_string(content_length));
+    out.append("\r\n");
+    if (!keep_alive && version >= 11) out.append("Connection: close\r\n");
+    if (keep_alive && version == 10) out.append("Connection: keep-alive\r\n");
+    out.append("\r\n");
 }
 
 }  // namespace
@@ -250,8 +282,12 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         if (!ec) remote = ep.address().to_string();
     }
     bool first = true;
+    std::array<std::byte, 8192> arena_buffer;
+    std::pmr::monotonic_buffer_resource arena(arena_buffer.data(), arena_buffer.size());
+    std::string head;
     while (!stopping || !session->idle) {
-        http::request_parser<http::string_body> parser;
+        arena.release();
+        RequestParser parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(ArenaAlloc(&arena)));
         parser.header_limit(kHeaderLimit);
         parser.body_limit(config.max_body_bytes);
         session->idle = buffer.size() == 0;
@@ -316,11 +352,14 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         req.method = std::string(hreq.method_string());
         req.target = std::string(hreq.target());
         req.remote = remote;
+        req.headers.reserve(16);
         for (const auto& field : hreq) {
-            req.headers.emplace_back(lower(field.name_string()), std::string(field.value().data(), field.value().size()));
+            const auto n = field.name_string();
+            const auto v = field.value();
+            req.headers.emplace_back(std::string_view(n.data(), n.size()), std::string_view(v.data(), v.size()));
         }
         if (auto* rid = req.header("x-request-id"); rid && acceptable_request_id(*rid)) {
-            req.request_id = *rid;
+            req.request_id = std::string(*rid);
         } else {
             req.request_id = make_request_id();
         }
@@ -337,17 +376,12 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
             out = co_await dispatch(req, route);
         }
 
-        http::response<http::string_body> res{static_cast<http::status>(out.status), version};
-        res.set(http::field::server, "leadhatch");
-        res.set(http::field::content_type, out.content_type);
-        res.set("X-Request-Id", req.request_id);
-        for (auto& [k, v] : out.headers) res.set(k, v);
         const bool keep = client_keep_alive && !too_large && !stopping;
-        res.keep_alive(keep);
-        if (req.method != "HEAD") res.body() = std::move(out.body);
-        res.prepare_payload();
+        write_head(head, out, req.request_id, version, keep, out.body.size());
+        const std::array<net::const_buffer, 2> buffers{
+            net::buffer(head), req.method == "HEAD" ? net::const_buffer() : net::buffer(out.body)};
         stream.expires_after(config.body_timeout);
-        co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+        co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         metrics.observe(route, out.status, seconds);

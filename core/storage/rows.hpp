@@ -79,6 +79,11 @@ struct LeadUpdate {
     std::optional<Timestamp> last_seen_at;
     int referral_count_delta = 0;
     Timestamp at{};
+
+    // Whether the record itself changes (updated_at moves); activity alone (last_seen_at) does not.
+    bool changes_record() const {
+        return display_name || username || language || phone || opted_out || unreachable || referral_count_delta != 0;
+    }
 };
 
 struct EventRow {

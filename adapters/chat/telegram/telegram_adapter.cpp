@@ -60,7 +60,7 @@ TelegramAdapter::TelegramAdapter(TelegramSettings settings) : settings_(std::mov
 chat::WebhookParse TelegramAdapter::parse_webhook(const chat::WebhookRequest& request, core::Timestamp now) const {
     (void)now;
     if (request.method != "POST") return chat::WebhookParse::reply(405, "use POST\n", "method");
-    const std::string* secret = request.header("x-telegram-bot-api-secret-token");
+    const std::string_view* secret = request.header("x-telegram-bot-api-secret-token");
     if (!secret || !chat::constant_time_equal(*secret, settings_.secret_token)) {
         return chat::WebhookParse::reply(401, "bad secret token\n", "bad_secret");
     }

@@ -242,7 +242,30 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
             batch.add(std::move(r.text()));
         }
     }
+    // Activity only (last_seen_at) for many leads: one statement, and updated_at stays.
+    {
+        SqlText q(c);
+        bool any = false;
+        for (const auto& u : w.lead_updates) {
+            if (u.changes_record() || !u.last_seen_at) continue;
+            q.raw(any ? " WHEN " : "UPDATE leads SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), CASE id WHEN ");
+            q.num(u.id.value).raw(" THEN ").time(*u.last_seen_at);
+            any = true;
+        }
+        if (any) {
+            q.raw(" END) WHERE id IN (");
+            bool first = true;
+            for (const auto& u : w.lead_updates) {
+                if (u.changes_record() || !u.last_seen_at) continue;
+                q.raw(first ? "" : ",").num(u.id.value);
+                first = false;
+            }
+            q.raw(")");
+            batch.add(std::move(q.text()));
+        }
+    }
     for (const auto& u : w.lead_updates) {
+        if (!u.changes_record()) continue;
         SqlText q(c);
         // MySQL evaluates single-table UPDATE assignments left to right: opted_out_at reads the old
         // opted_out, so it is assigned first.

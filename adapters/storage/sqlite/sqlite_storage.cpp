@@ -154,6 +154,14 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
         }
     }
     for (const auto& u : w.lead_updates) {
+        if (!u.changes_record()) {
+            if (!u.last_seen_at) continue;
+            db.stmt("UPDATE leads SET last_seen_at = ?1 WHERE id = ?2 AND (last_seen_at IS NULL OR last_seen_at < ?1)")
+                .bind(1, ms(*u.last_seen_at))
+                .bind(2, u.id.value)
+                .run();
+            continue;
+        }
         db.stmt("UPDATE leads SET display_name = COALESCE(?1, display_name), username = COALESCE(?2, username), "
                 "language = COALESCE(?3, language), phone = COALESCE(?4, phone), "
                 "opted_out_at = CASE WHEN ?5 = 1 AND opted_out = 0 THEN ?9 WHEN ?5 = 0 THEN NULL "
