@@ -10,9 +10,11 @@
 #include <mutex>
 #include <thread>
 
+#include "bot/admin_api.hpp"
 #include "bot/http/router.hpp"
 #include "bot/http/server.hpp"
 #include "bot/ingest_queue.hpp"
+#include "bot/maintenance.hpp"
 #include "bot/metrics.hpp"
 #include "bot/templates_loader.hpp"
 #include "bot/webhooks.hpp"
@@ -38,7 +40,13 @@ struct App::Impl {
     net::io_context ioc;
     net::thread_pool db_pool;
     std::unique_ptr<core::Storage> storage;
-    core::TemplateCatalog templates;
+    TemplateBundle bundle;
+    core::TemplateCatalog& templates = bundle.messages;
+    std::unique_ptr<core::Funnel> funnel;
+    std::unique_ptr<core::ScoringEngine> scoring;
+    std::unique_ptr<core::LeadService> leads;
+    std::unique_ptr<AdminApi> admin;
+    std::unique_ptr<Maintenance> maintenance;
     std::vector<core::ChannelInfo> channel_infos;
     std::unique_ptr<core::IngestProcessor> processor;
     std::unique_ptr<IngestQueue> ingest;
@@ -66,6 +74,7 @@ struct App::Impl {
         migrated = true;
         spdlog::info("storage: schema is at version {}", storage->schema_version());
         webhooks->start();
+        maintenance->start();
     }
     std::function<void()> stop_app;
     net::awaitable<void> migrate_until_done();
@@ -88,6 +97,7 @@ void App::Impl::add_routes() {
         co_return r;
     });
     webhooks->add_routes([&](const char* method, const char* pattern, Handler h) { add(method, pattern, std::move(h)); });
+    admin->add_routes([&](const char* method, const char* pattern, Handler h) { add(method, pattern, std::move(h)); });
 }
 
 net::awaitable<void> App::Impl::migrate_until_done() {
@@ -131,6 +141,7 @@ net::awaitable<void> App::Impl::shutdown() {
                      config.server.shutdown_timeout.count());
     }
     if (webhooks) co_await webhooks->stop();
+    if (maintenance) co_await maintenance->stop();
     // Every request is answered by now; the queue holds nothing anyone waits for, but finish it.
     co_await offload(db_pool, [this] {
         ingest->stop();
@@ -174,8 +185,11 @@ int App::run() {
         tuning.busy_timeout_ms = d.config.storage.busy_timeout_ms;
         d.storage = adapters::storage::make_storage(d.config.storage.parsed, tuning);
         std::vector<core::TemplateProblem> problems;
-        d.templates = load_templates(d.config.templates_dir, problems);
+        d.bundle = load_template_bundle(d.config.templates_dir, problems);
         for (const auto& p : problems) spdlog::warn("templates: {}: {}", p.path, p.message);
+        d.funnel = std::make_unique<core::Funnel>(d.bundle.funnel);
+        d.scoring = std::make_unique<core::ScoringEngine>(d.bundle.scoring);
+        d.leads = std::make_unique<core::LeadService>(*d.funnel, *d.scoring, d.bundle.segments);
         for (const auto& ch : d.config.channels) {
             d.channel_infos.push_back(core::ChannelInfo{ch.id, ch.platform, ch.default_locale});
         }
@@ -187,12 +201,15 @@ int App::run() {
                 }
                 return nullptr;
             },
-            d.clock);
+            d.clock, d.leads.get());
         IngestQueue::Options qo;
         qo.max_batch = d.config.storage.max_batch;
         d.ingest = std::make_unique<IngestQueue>(*d.storage, *d.processor, qo);
         d.webhooks = std::make_unique<Webhooks>(Webhooks::Deps{d.config, d.ioc, d.db_pool, *d.storage, *d.ingest,
                                                                d.metrics, d.clock, d.templates, d.migrated});
+        d.admin = std::make_unique<AdminApi>(AdminApi::Deps{d.config, d.db_pool, *d.storage, *d.leads, d.clock});
+        d.maintenance = std::make_unique<Maintenance>(
+            Maintenance::Deps{d.ioc, d.db_pool, *d.storage, *d.leads, d.clock, d.migrated});
         d.add_routes();
         d.metrics.gauge("leadhatch_db_pool_connections", "Database connections open.",
                         [&d] { return static_cast<double>(d.storage->pool_stats().size); }, "state=\"open\"");

@@ -527,7 +527,7 @@ ConfigLoad parse_config(const std::string& text, const std::filesystem::path& fi
                           .lexically_normal();
     if (doc.contains("templates_dir") || std::filesystem::exists(c.templates_dir)) {
         std::vector<core::TemplateProblem> tproblems;
-        load_templates(c.templates_dir, tproblems);
+        load_template_bundle(c.templates_dir, tproblems);
         for (auto& tp : tproblems) problems.push_back({std::move(tp.path), std::move(tp.message)});
     }
 

@@ -44,4 +44,33 @@ core::TemplateCatalog load_templates(const std::filesystem::path& dir, std::vect
     return catalog;
 }
 
+namespace {
+
+std::optional<std::string> read_file(const std::filesystem::path& p) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(p, ec)) return std::nullopt;
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+TemplateBundle load_template_bundle(const std::filesystem::path& dir, std::vector<core::TemplateProblem>& problems) {
+    TemplateBundle b;
+    b.messages = load_templates(dir, problems);
+    const std::string shown = dir.filename().string();
+    if (auto text = read_file(dir / "funnel.json")) {
+        if (auto f = core::parse_funnel(*text, shown + "/funnel.json", problems)) b.funnel = std::move(*f);
+    }
+    if (auto text = read_file(dir / "scoring.json")) {
+        if (auto sc = core::parse_scoring(*text, shown + "/scoring.json", problems)) b.scoring = std::move(*sc);
+    }
+    if (auto text = read_file(dir / "segments.json")) {
+        if (auto sg = core::parse_segments(*text, shown + "/segments.json", problems)) b.segments = std::move(*sg);
+    }
+    return b;
+}
+
 }  // namespace leadhatch::bot

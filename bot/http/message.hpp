@@ -1,11 +1,13 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "adapters/net/asio.hpp"
 #include "adapters/net/url.hpp"
 
 namespace leadhatch::bot {
@@ -33,6 +35,9 @@ struct HttpResponse {
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    // A streamed body (chunked): called until it returns nullopt; `body` is then ignored. Each
+    // chunk is written before the next is asked for, so memory stays flat however long it runs.
+    std::function<boost::asio::awaitable<std::optional<std::string>>()> stream;
 };
 
 std::string percent_decode(std::string_view in, bool plus_is_space);

@@ -81,7 +81,7 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 // Writes the status line and headers of `res` into `out` (reused across requests, so its capacity
 // is kept and the common case allocates nothing).
 void write_head(std::string& out, const HttpResponse& res, std::string_view request_id, unsigned version,
-                bool keep_alive, std::size_t content_length) {
+                bool keep_alive, std::optional<std::size_t> content_length) {
     out.clear();
     out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
     out.append(std::to_string(res.status));
@@ -92,9 +92,13 @@ void write_head(std::string& out, const HttpResponse& res, std::string_view requ
     append_header(out, "Content-Type", res.content_type);
     append_header(out, "X-Request-Id", request_id);
     for (const auto& [k, v] : res.headers) append_header(out, k, v);
-    out.append("Content-Length: ");
-    out.append(std::to_string(content_length));
-    out.append("\r\n");
+    if (content_length) {
+        out.append("Content-Length: ");
+        out.append(std::to_string(*content_length));
+        out.append("\r\n");
+    } else if (version >= 11) {
+        out.append("Transfer-Encoding: chunked\r\n");
+    }
     if (!keep_alive && version >= 11) out.append("Connection: close\r\n");
     if (keep_alive && version == 10) out.append("Connection: keep-alive\r\n");
     out.append("\r\n");
@@ -376,12 +380,55 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
             out = co_await dispatch(req, route);
         }
 
-        const bool keep = client_keep_alive && !too_large && !stopping;
-        write_head(head, out, req.request_id, version, keep, out.body.size());
-        const std::array<net::const_buffer, 2> buffers{
-            net::buffer(head), req.method == "HEAD" ? net::const_buffer() : net::buffer(out.body)};
-        stream.expires_after(config.body_timeout);
-        co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
+        // HTTP/1.0 has no chunked encoding: a streamed body ends with the connection.
+        const bool streamed = static_cast<bool>(out.stream) && req.method != "HEAD";
+        const bool keep = client_keep_alive && !too_large && !stopping && !(streamed && version < 11);
+        if (!streamed) {
+            write_head(head, out, req.request_id, version, keep, out.body.size());
+            const std::array<net::const_buffer, 2> buffers{
+                net::buffer(head), req.method == "HEAD" ? net::const_buffer() : net::buffer(out.body)};
+            stream.expires_after(config.body_timeout);
+            co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
+        } else {
+            write_head(head, out, req.request_id, version, keep, std::nullopt);
+            stream.expires_after(config.body_timeout);
+            co_await net::async_write(stream, net::buffer(head), net::redirect_error(net::use_awaitable, ec));
+            bool failed = false;
+            while (!ec) {
+                std::optional<std::string> chunk;
+                try {
+                    chunk = co_await out.stream();
+                } catch (const std::exception& e) {
+                    // Headers are out: the only honest signal left is to cut the stream short.
+                    spdlog::error("req={} stream failed: {}", req.request_id, e.what());
+                    failed = true;
+                }
+                if (failed) break;
+                if (!chunk) {
+                    if (version >= 11) {
+                        co_await net::async_write(stream, net::buffer(std::string_view("0\r\n\r\n")),
+                                                  net::redirect_error(net::use_awaitable, ec));
+                    }
+                    break;
+                }
+                if (chunk->empty()) continue;
+                stream.expires_after(config.body_timeout);
+                if (version >= 11) {
+                    char size_line[24];
+                    const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk->size());
+                    const std::array<net::const_buffer, 3> parts{net::buffer(size_line, static_cast<std::size_t>(n)),
+                                                                 net::buffer(*chunk), net::buffer("\r\n", 2)};
+                    co_await net::async_write(stream, parts, net::redirect_error(net::use_awaitable, ec));
+                } else {
+                    co_await net::async_write(stream, net::buffer(*chunk), net::redirect_error(net::use_awaitable, ec));
+                }
+            }
+            if (failed) {
+                beast::error_code ignored;
+                stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                break;
+            }
+        }
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         metrics.observe(route, out.status, seconds);

@@ -77,14 +77,60 @@ struct LeadState {
     bool unreachable = false;
     bool opted_out = false;
     bool is_new = false;
+    // Funnel and score state (for scoring and status moves).
+    std::string stage;
+    std::string status = "new";
+    std::string lifecycle = "acquisition";
+    std::int64_t score = 0;
+    std::string grade = "cold";
+    std::int64_t demographic = 0;
+    double behavioral = 0;
+    Timestamp score_at{};
 };
+
+// What scoring sees of an event; nullopt for events scoring ignores.
+std::optional<ScoreSignal> signal_of(const InboundEvent& e) {
+    ScoreSignal s;
+    s.at = e.occurred_at;
+    s.in_group = e.chat.type != ChatType::kPrivate;
+    switch (e.kind) {
+        case InboundKind::kMessage:
+            if (e.edited) return std::nullopt;
+            s.kind = ScoreSignal::Kind::kMessage;
+            s.text = e.text;
+            return s;
+        case InboundKind::kCommand:
+            if (e.edited) return std::nullopt;
+            s.kind = ScoreSignal::Kind::kCommand;
+            s.command = e.command;
+            return s;
+        case InboundKind::kButtonPress:
+            s.kind = ScoreSignal::Kind::kButtonPress;
+            s.button_data = e.button_data;
+            return s;
+        case InboundKind::kLinkClicked:
+            s.kind = ScoreSignal::Kind::kLinkClick;
+            s.url = e.text;
+            return s;
+        case InboundKind::kMemberJoined:
+            s.kind = ScoreSignal::Kind::kMemberJoined;
+            return s;
+        default:
+            return std::nullopt;
+    }
+}
+
+bool interaction(InboundKind k) {
+    return k == InboundKind::kMessage || k == InboundKind::kCommand || k == InboundKind::kButtonPress ||
+           k == InboundKind::kContactShared || k == InboundKind::kLinkClicked;
+}
 
 // The batch being planned: reads from the database overlaid with what the batch already did.
 class Planner {
 public:
     Planner(const TemplateCatalog& templates, const IngestProcessor::ChannelLookup& channels, Timestamp now, WriteTx& tx,
-            IdPool& ids)
-        : templates_(templates), channels_(channels), now_(now), tx_(tx), ids_(ids) {
+            IdPool& ids, const LeadService* leads)
+        : templates_(templates), channels_(channels), now_(now), tx_(tx), ids_(ids), leads_(leads) {
         ws_.now = now;
     }
 
@@ -106,7 +152,14 @@ public:
             replies_ = &results[i].replies;
             for (std::size_t e = 0; e < d.events.size(); ++e) handle(d, e, channel);
         }
+        for (auto& [key, total] : rule_totals_) {
+            if (total.dirty) {
+                ws_.rule_totals.push_back(RuleTotalRow{LeadId{total.lead}, total.value.rule_id, total.value.total,
+                                                       total.value.period_start, total.value.period_points});
+            }
+        }
         if (!ws_.empty()) tx_.apply(ws_);
+        merge_verified_contacts();
         return results;
     }
 
@@ -136,7 +189,15 @@ private:
                 s.language = std::move(r.language);
                 s.unreachable = r.unreachable;
                 s.opted_out = r.lead_opted_out;
-                leads_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
+                s.stage = std::move(r.stage);
+                s.status = std::move(r.status);
+                s.lifecycle = std::move(r.lifecycle);
+                s.score = r.score;
+                s.grade = std::move(r.grade);
+                s.demographic = r.demographic_score;
+                s.behavioral = r.behavioral_score;
+                s.score_at = r.score_at;
+                states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
             }
         }
     }
@@ -178,8 +239,8 @@ private:
         const std::string name = truncate_utf8(e.user.display_name, kNameMax);
         const std::string username = truncate_utf8(e.user.username, kNameMax);
         const std::string language = truncate_utf8(e.user.language, kLanguageMax);
-        auto it = leads_.find(key);
-        if (it != leads_.end()) {
+        auto it = states_.find(key);
+        if (it != states_.end()) {
             LeadState& s = it->second;
             // Keep profile fields fresh; an empty value from the platform does not erase a known one.
             const bool name_changed = !name.empty() && name != s.display_name;
@@ -204,6 +265,8 @@ private:
 
         LeadRow row;
         row.id = s.id;
+        if (leads_) row.stage = leads_->funnel().first().id;
+        s.stage = row.stage;
         row.display_name = name;
         row.username = username;
         row.language = language;
@@ -221,6 +284,7 @@ private:
             row.referred_by = attribution.referrer;
             row.source_detail = attribution.detail;
             lead_update(attribution.referrer).referral_count_delta += 1;
+            promote_advocate(attribution.referrer, d.channel_id, e.occurred_at);
             ws_.events.push_back(EventRow{attribution.referrer, d.channel_id, "referral_credited", "system",
                                           e.occurred_at,
                                           JsonWriter().field("referred_lead", s.id.value).finish()});
@@ -237,7 +301,7 @@ private:
         ws_.new_leads.push_back(std::move(row));
         ws_.new_identities.push_back(IdentityRow{IdentityKey{d.channel_id, e.user.external_id}, s.id, name, username,
                                                  language, now_});
-        return &leads_.emplace(key, std::move(s)).first->second;
+        return &states_.emplace(key, std::move(s)).first->second;
     }
 
     void reply(const InboundDelivery& d, std::size_t index, const InboundEvent& e, LeadState& lead,
@@ -407,7 +471,14 @@ private:
             case InboundKind::kContactShared:
                 // Only a person's own number counts as theirs; a forwarded card is just a message.
                 if (!e.contact.phone.empty() && (e.contact.user_id.empty() || e.contact.user_id == e.user.external_id)) {
-                    lead_update(lead->id).phone = truncate_utf8(e.contact.phone, 64);
+                    auto& u = lead_update(lead->id);
+                    u.phone = truncate_utf8(e.contact.phone, 64);
+                    // The platform vouches for a person's own number: it is verified, and another
+                    // lead with the same verified number is the same person.
+                    if (!e.contact.user_id.empty()) {
+                        u.phone_verified = true;
+                        verified_contacts_.emplace_back(lead->id, *u.phone);
+                    }
                 }
                 break;
             case InboundKind::kMemberJoined:
@@ -430,6 +501,114 @@ private:
             case InboundKind::kLinkClicked:
                 break;
         }
+        if (leads_) score(d, e, *lead);
+    }
+
+    // Status and score: the first interaction makes a new lead engaged; matching behavioural rules
+    // award points (caps from the lead's rule totals) and may qualify it (mql, sql).
+    void score(const InboundDelivery& d, const InboundEvent& e, LeadState& lead) {
+        LeadRecord rec;
+        rec.id = lead.id;
+        rec.stage = lead.stage;
+        rec.status = lead.status;
+        rec.lifecycle = lead.lifecycle;
+        rec.score = lead.score;
+        rec.grade = lead.grade;
+        rec.demographic_score = lead.demographic;
+        rec.behavioral_score = lead.behavioral;
+        rec.score_at = lead.score_at;
+        bool touched = false;
+        if (interaction(e.kind) && lead.status == "new") {
+            leads_->advance_status(rec, "engaged", "first interaction", Actor{"user"}, d.channel_id, e.occurred_at, ws_,
+                                   lead_update(lead.id));
+            touched = true;
+        }
+        if (auto signal = signal_of(e)) {
+            const auto& engine = leads_->scoring();
+            std::vector<RuleTotal> probe;
+            auto matched = engine.evaluate(*signal, probe);  // which rules would award, before caps
+            if (!matched.empty()) {
+                std::vector<RuleTotal> totals;
+                for (const auto& a : matched) totals.push_back(total_for(lead.id, a.rule_id));
+                auto awards = engine.evaluate(*signal, totals);
+                for (const auto& t : totals) store_total(lead.id, t);
+                if (!awards.empty()) {
+                    const auto update =
+                        leads_->rescore_with(lead.demographic, lead.behavioral, lead.score_at, awards, e.occurred_at);
+                    leads_->record_score(rec, update, awards, Actor{"user"}, d.channel_id, ws_, lead_update(lead.id));
+                    touched = true;
+                }
+            }
+        }
+        if (touched) {
+            lead.status = rec.status;
+            lead.lifecycle = rec.lifecycle;
+            lead.score = rec.score;
+            lead.grade = rec.grade;
+            lead.demographic = rec.demographic_score;
+            lead.behavioral = rec.behavioral_score;
+            lead.score_at = rec.score_at;
+        }
+    }
+
+    struct TotalState {
+        std::int64_t lead = 0;
+        RuleTotal value;
+        bool dirty = false;
+    };
+
+    RuleTotal total_for(LeadId lead, const std::string& rule) {
+        const auto key = composite(std::to_string(lead.value), rule);
+        auto it = rule_totals_.find(key);
+        if (it == rule_totals_.end()) {
+            TotalState st;
+            st.lead = lead.value;
+            st.value.rule_id = rule;
+            if (!new_lead_ids_.contains(lead.value)) {
+                const std::string ids[] = {rule};
+                auto found = tx_.rule_totals(lead, ids);
+                if (!found.empty()) st.value = found.front();
+            }
+            it = rule_totals_.emplace(key, std::move(st)).first;
+        }
+        return it->second.value;
+    }
+
+    void store_total(LeadId lead, const RuleTotal& t) {
+        auto& st = rule_totals_[composite(std::to_string(lead.value), t.rule_id)];
+        st.lead = lead.value;
+        if (st.value.total != t.total || st.value.period_points != t.period_points ||
+            st.value.period_start != t.period_start) {
+            st.value = t;
+            st.dirty = true;
+        }
+    }
+
+    // A customer who brings someone in becomes an advocate.
+    void promote_advocate(LeadId referrer, const std::string& channel, Timestamp at) {
+        if (!leads_ || new_lead_ids_.contains(referrer.value)) return;
+        auto rec = tx_.lead_for_update(referrer);
+        if (!rec || rec->status != "customer") return;
+        leads_->advance_status(*rec, "advocate", "brought a referral", Actor{"system"}, channel, at, ws_,
+                               lead_update(referrer));
+    }
+
+    // After the batch is written: leads that share a verified phone are one person; the older one
+    // survives with everything.
+    void merge_verified_contacts() {
+        if (!leads_) return;
+        for (const auto& [id, phone] : verified_contacts_) {
+            for (auto other_id : tx_.leads_with_verified(phone, "", id)) {
+                auto self = tx_.lead_for_update(id);
+                auto other = tx_.lead_for_update(other_id);
+                if (!self || !other || self->merged_into || other->merged_into) continue;
+                const bool other_older =
+                    other->created_at < self->created_at || (other->created_at == self->created_at && other->id < self->id);
+                auto merge = leads_->plan_merge(other_older ? *self : *other, other_older ? *other : *self,
+                                                Actor{"system"}, "same verified phone", now_);
+                if (merge) tx_.apply(merge->writes);
+            }
+        }
     }
 
     const TemplateCatalog& templates_;
@@ -439,12 +618,15 @@ private:
     IdPool& ids_;
     WriteSet ws_;
     std::unordered_set<std::string> processed_;
-    std::unordered_map<std::string, LeadState> leads_;
+    std::unordered_map<std::string, LeadState> states_;
     std::unordered_map<std::int64_t, std::size_t> lead_update_index_;
     std::unordered_map<std::string, std::size_t> identity_update_index_;
     std::unordered_set<std::int64_t> new_lead_ids_;
     std::unordered_map<std::int64_t, bool> referrer_known_;
     std::vector<OutboundMessage>* replies_ = nullptr;
+    const LeadService* leads_ = nullptr;
+    std::unordered_map<std::string, TotalState> rule_totals_;
+    std::vector<std::pair<LeadId, std::string>> verified_contacts_;
 };
 
 }  // namespace
@@ -471,8 +653,9 @@ bool is_opt_out_text(std::string_view text) {
     return t == "stop" || t == "unsubscribe" || t == "退订" || t == "取消订阅";
 }
 
-IngestProcessor::IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock)
-    : templates_(templates), channels_(std::move(channels)), clock_(clock) {}
+IngestProcessor::IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock,
+                                 const LeadService* leads)
+    : templates_(templates), channels_(std::move(channels)), clock_(clock), leads_(leads) {}
 
 std::int64_t IngestProcessor::max_new_leads(std::span<const InboundDelivery* const> batch) {
     std::int64_t n = 0;
@@ -482,7 +665,7 @@ std::int64_t IngestProcessor::max_new_leads(std::span<const InboundDelivery* con
 
 std::vector<IngestResult> IngestProcessor::process(WriteTx& tx, std::span<const InboundDelivery* const> batch,
                                                    IdPool& ids) const {
-    Planner planner(templates_, channels_, clock_.now(), tx, ids);
+    Planner planner(templates_, channels_, clock_.now(), tx, ids, leads_);
     return planner.run(batch);
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
+#include "core/leads/lead_service.hpp"
 #include "core/messaging/inbound.hpp"
 #include "core/messaging/outbound.hpp"
 #include "core/messaging/templates.hpp"
@@ -54,7 +55,9 @@ class IngestProcessor {
 public:
     using ChannelLookup = std::function<const ChannelInfo*(std::string_view channel_id)>;
 
-    IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock);
+    // `leads` (optional) adds scoring, status (new → engaged → mql/sql) and contact merges.
+    IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock,
+                    const LeadService* leads = nullptr);
 
     // Upper bound of new lead ids a batch may need.
     static std::int64_t max_new_leads(std::span<const InboundDelivery* const> batch);
@@ -66,6 +69,7 @@ private:
     const TemplateCatalog& templates_;
     ChannelLookup channels_;
     const Clock& clock_;
+    const LeadService* leads_;
 };
 
 // "/stop", "stop", "unsubscribe", "退订" ... : words that opt a lead out of marketing.

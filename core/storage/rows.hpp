@@ -24,6 +24,7 @@ struct InboundKey {
 
 struct LeadRow {
     LeadId id;
+    std::string stage = "opportunity";  // the funnel's first stage; its history row is written too
     std::string display_name;
     std::string username;
     std::string language;
@@ -46,6 +47,15 @@ struct IdentityRecord {
     std::string language;
     bool unreachable = false;
     bool lead_opted_out = false;
+    // The lead's funnel and score state, for the inbound pipeline's scoring.
+    std::string stage;
+    std::string status;
+    std::string lifecycle;
+    std::int64_t score = 0;
+    std::string grade;
+    std::int64_t demographic_score = 0;
+    double behavioral_score = 0;
+    Timestamp score_at{};
 };
 
 struct IdentityRow {
@@ -67,7 +77,8 @@ struct IdentityUpdate {
     Timestamp at{};
 };
 
-// Changes to an existing lead; unset fields stay as they are.
+// Changes to an existing lead; unset fields stay as they are. For nullable columns an inner
+// nullopt writes NULL.
 struct LeadUpdate {
     LeadId id;
     std::optional<std::string> display_name;
@@ -79,11 +90,96 @@ struct LeadUpdate {
     std::optional<Timestamp> last_seen_at;
     int referral_count_delta = 0;
     Timestamp at{};
+    // Admin fields, funnel and scoring.
+    std::optional<std::string> email;
+    std::optional<std::string> company;
+    std::optional<std::string> title;
+    std::optional<std::string> region;
+    std::optional<std::string> industry;
+    std::optional<std::optional<std::int64_t>> company_size;
+    std::optional<std::string> custom_fields;  // JSON object text
+    std::optional<std::string> notes;
+    std::optional<std::string> owner;
+    std::optional<std::string> stage;  // with stage_changed_at = at
+    std::optional<int> max_stage_index;
+    std::optional<std::string> status;  // with status_changed_at = at
+    std::optional<std::string> lifecycle;
+    std::optional<std::string> segment;
+    std::optional<std::optional<std::int64_t>> deal_value;  // in minor units (cents, fen)
+    std::optional<std::string> currency;
+    std::optional<std::string> lost_reason;
+    std::optional<bool> phone_verified;
+    std::optional<bool> email_verified;
+    // Score as of score_at: demographic (no decay) + behavioural (decays from score_at).
+    std::optional<std::int64_t> demographic_score;
+    std::optional<double> behavioral_score;
+    std::optional<Timestamp> score_at;
+    std::optional<std::int64_t> score;
+    std::optional<std::string> grade;
+    std::optional<std::optional<Timestamp>> grade_expires_at;
+    std::optional<LeadId> merged_into;
 
     // Whether the record itself changes (updated_at moves); activity alone (last_seen_at) does not.
     bool changes_record() const {
-        return display_name || username || language || phone || opted_out || unreachable || referral_count_delta != 0;
+        return display_name || username || language || phone || opted_out || unreachable || referral_count_delta != 0 ||
+               extended();
     }
+    // Whether anything beyond the inbound pipeline's own columns changes.
+    bool extended() const {
+        return email || company || title || region || industry || company_size || custom_fields || notes || owner ||
+               stage || max_stage_index || status || lifecycle || segment || deal_value || currency || lost_reason ||
+               phone_verified || email_verified || demographic_score || behavioral_score || score_at || score ||
+               grade || grade_expires_at || merged_into;
+    }
+};
+
+struct TagChange {
+    LeadId lead_id;
+    std::string tag;
+    bool add = true;
+};
+
+// Closes the lead's open stage-history row (left_at, duration) and opens one for `to`.
+struct StageChangeRow {
+    LeadId lead_id;
+    std::string to;
+    Timestamp at{};
+    std::string actor;
+    std::string reason;
+};
+
+struct ScoreEntryRow {
+    LeadId lead_id;
+    std::string rule_id;
+    int points = 0;
+    std::string reason;
+    bool behavioral = true;
+    Timestamp at{};
+};
+
+struct RuleTotalRow {
+    LeadId lead_id;
+    std::string rule_id;
+    std::int64_t total = 0;
+    Timestamp period_start{};
+    std::int64_t period_points = 0;
+};
+
+// Merges `source` into `target`: identities, events, touches, memberships, tags, score entries,
+// rule totals and outbox rows move to the target; the source points at it (merged_into).
+struct MergeRow {
+    LeadId source;
+    LeadId target;
+    std::string actor;
+    std::string reason;
+    std::string snapshot;  // JSON of the source as it was (kept for the merge log)
+    Timestamp at{};
+};
+
+// Removes a lead's personal data everywhere; counts (events, stages, sources) stay.
+struct EraseRow {
+    LeadId lead_id;
+    Timestamp at{};
 };
 
 struct EventRow {
@@ -137,7 +233,8 @@ struct OutboxRow {
 };
 
 // Everything one unit of work writes. Backends apply it inside the open transaction, in this
-// order, with as few statements as they can (multi-row INSERTs on MySQL).
+// order (leads and identities; lead updates, tags, stages, scores, merges, erasures; then events
+// and the outbox), with as few statements as they can (multi-row INSERTs on MySQL).
 struct WriteSet {
     Timestamp now{};  // when the writes happen (processed_at, recorded_at)
     std::vector<InboundKey> processed;
@@ -148,13 +245,20 @@ struct WriteSet {
     std::vector<TouchRow> touches;
     std::vector<ChatRow> chats;
     std::vector<MembershipRow> memberships;
+    std::vector<TagChange> tags;
+    std::vector<StageChangeRow> stage_changes;
+    std::vector<ScoreEntryRow> score_entries;
+    std::vector<RuleTotalRow> rule_totals;
+    std::vector<MergeRow> merges;
+    std::vector<EraseRow> erasures;
     std::vector<EventRow> events;
     std::vector<OutboxRow> outbox;
 
     bool empty() const {
         return processed.empty() && new_leads.empty() && new_identities.empty() && identity_updates.empty() &&
-               lead_updates.empty() && touches.empty() && chats.empty() && memberships.empty() &&
-               events.empty() && outbox.empty();
+               lead_updates.empty() && touches.empty() && chats.empty() && memberships.empty() && tags.empty() &&
+               stage_changes.empty() && score_entries.empty() && rule_totals.empty() && merges.empty() &&
+               erasures.empty() && events.empty() && outbox.empty();
     }
 };
 

@@ -161,7 +161,10 @@ TEST_P(TelegramE2E, StartDeepLink_CreatesACampaignLead_AndSendsTheWelcome) {
     EXPECT_EQ(lead->source_campaign, "spring2026");
     EXPECT_EQ(lead->source_channel, "tg");
     EXPECT_FALSE(lead->opted_out);
-    EXPECT_EQ(event_kinds(user), (std::vector<std::string>{"command", "lead_created"}));
+    // Newest first: created, the command, the first interaction makes it engaged, /start scores.
+    EXPECT_EQ(event_kinds(user),
+              (std::vector<std::string>{"score_changed", "status_changed", "command", "lead_created"}));
+    EXPECT_EQ(lead_of(user)->status, "engaged");
 
     ASSERT_TRUE(fake_->wait_for_count(1, 5s)) << service_->logs();
     const auto r = fake_->requests().front();
@@ -218,7 +221,8 @@ TEST_P(TelegramE2E, DuplicateDelivery_IsAcknowledged_AndProcessedOnce) {
     EXPECT_EQ(post(update), 200);
     EXPECT_EQ(post(update), 200);
     EXPECT_EQ(post(update), 200);
-    EXPECT_EQ(event_kinds("43"), (std::vector<std::string>{"message", "lead_created"}));
+    EXPECT_EQ(event_kinds("43"),
+              (std::vector<std::string>{"score_changed", "status_changed", "message", "lead_created"}));
     // A duplicate /start does not send a second welcome.
     EXPECT_EQ(post(private_text(778, 43, "/start")), 200);
     EXPECT_EQ(post(private_text(778, 43, "/start")), 200);
@@ -581,7 +585,8 @@ TEST_P(TelegramE2E, DatabaseUnavailable_Answers503_ThenRecovers) {
     }
     EXPECT_EQ(status, 200) << service_->logs();
     EXPECT_EQ(post(update), 200);
-    EXPECT_EQ(event_kinds("2"), (std::vector<std::string>{"message", "lead_created"}));
+    EXPECT_EQ(event_kinds("2"),
+              (std::vector<std::string>{"score_changed", "status_changed", "message", "lead_created"}));
     EXPECT_EQ(RawConn::status_of(testing::http_request(service_->port(), "GET", "/readyz")), 200);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cppconn/exception.h>
 #include <cppconn/resultset.h>
+#include <cppconn/resultset_metadata.h>
 #include <cppconn/statement.h>
 #include <mysql_connection.h>
 #include <mysql_driver.h>
@@ -96,6 +97,27 @@ std::string MysqlTestDatabase::query_one(const std::string& sql) {
     std::unique_ptr<sql::ResultSet> rs(st->executeQuery(sql));
     if (!rs->next()) return {};
     return rs->getString(1).asStdString();
+}
+
+std::string MysqlTestDatabase::dump_all_text() {
+    auto c = connect(parsed_, name_);
+    std::unique_ptr<sql::Statement> st(c->createStatement());
+    std::vector<std::string> tables;
+    {
+        std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SHOW TABLES"));
+        while (rs->next()) tables.push_back(rs->getString(1).asStdString());
+    }
+    std::string out;
+    for (const auto& t : tables) {
+        std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SELECT * FROM `" + t + "`"));
+        const auto cols = rs->getMetaData()->getColumnCount();
+        while (rs->next()) {
+            for (unsigned i = 1; i <= cols; ++i) {
+                if (!rs->isNull(i)) out += rs->getString(i).asStdString() + "\n";
+            }
+        }
+    }
+    return out;
 }
 
 TempDir::TempDir() {

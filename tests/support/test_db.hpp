@@ -34,6 +34,8 @@ public:
     void execute(const std::string& sql);
     // Returns the first column of the first row, or "" (for assertions).
     std::string query_one(const std::string& sql);
+    // Every value of every row of every table, one per line (for "is it gone" checks).
+    std::string dump_all_text();
 
 private:
     adapters::storage::StorageUrl parsed_;

@@ -8,19 +8,20 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/types.hpp"
+#include "core/util/json_view.hpp"
 
 namespace leadhatch::adapters::telegram {
 namespace {
 
-using Json = nlohmann::json;
 using core::ChatType;
 using core::InboundEvent;
 using core::InboundKind;
+using core::JsonDoc;
+using core::JsonRef;
 
 // Message fields that carry content other than text, in the order we test them. "animation" comes
 // before "document" (animations also fill "document" for old clients), "venue" before "location".
@@ -68,8 +69,8 @@ std::string_view trim(std::string_view s) {
 }
 
 // Walks the raw text once and reports whether arrays/objects nest deeper than `max_depth`. Brackets
-// inside strings do not count. For valid JSON this is exact; invalid JSON is rejected by the parser
-// afterwards anyway. Runs before the DOM is built so a hostile body never allocates deep structures.
+// inside strings do not count. For valid JSON this is exact. The parser enforces the same limit while
+// it reads; this scan only decides which error an invalid body gets (see parse_json).
 bool nests_deeper_than(std::string_view body, std::size_t max_depth) {
     std::size_t depth = 0;
     bool in_string = false;
@@ -113,50 +114,32 @@ std::optional<std::int64_t> parse_decimal(std::string_view s, bool allow_negativ
     return v;
 }
 
-// A JSON integer (signed or unsigned, fitting int64) or, leniently, a numeric string. Floats never
-// count: nlohmann stores integers that overflow 64 bits as floats, so this also rejects them.
-std::optional<std::int64_t> as_int64(const Json& v, bool allow_negative_string = true) {
-    if (v.is_number_unsigned()) {
-        const auto u = v.get<std::uint64_t>();
-        if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
-        return static_cast<std::int64_t>(u);
-    }
-    if (v.is_number_integer()) return v.get<std::int64_t>();
-    if (v.is_string()) return parse_decimal(v.get_ref<const std::string&>(), allow_negative_string);
+// A JSON integer fitting int64 or, leniently, a numeric string. Fractions, exponents ("1.0", "1e3")
+// and integers that overflow int64 never count.
+std::optional<std::int64_t> as_int64(JsonRef v, bool allow_negative_string = true) {
+    if (v.is_number()) return v.as_int64();
+    if (v.is_string()) return parse_decimal(v.string(), allow_negative_string);
     return std::nullopt;
 }
 
-const Json* field(const Json& obj, std::string_view key) {
-    if (!obj.is_object()) return nullptr;
-    auto it = obj.find(key);
-    return it == obj.end() ? nullptr : &*it;
+// obj[key]; invalid when obj is not an object or has no such member. Like nlohmann::json (whose
+// objects are std::maps), the last of repeated keys wins.
+JsonRef field(JsonRef obj, std::string_view key) { return obj.find(key); }
+
+JsonRef object_field(JsonRef obj, std::string_view key) {
+    const JsonRef v = field(obj, key);
+    return v.is_object() ? v : JsonRef();
 }
 
-const Json* object_field(const Json& obj, std::string_view key) {
-    const Json* v = field(obj, key);
-    return (v && v->is_object()) ? v : nullptr;
-}
-
-std::optional<std::int64_t> int_field(const Json& obj, std::string_view key) {
-    const Json* v = field(obj, key);
-    return v ? as_int64(*v) : std::nullopt;
-}
+std::optional<std::int64_t> int_field(JsonRef obj, std::string_view key) { return as_int64(field(obj, key)); }
 
 // Optional string: absent or wrong-typed reads as empty.
-std::string string_field(const Json& obj, std::string_view key) {
-    const Json* v = field(obj, key);
-    return (v && v->is_string()) ? v->get<std::string>() : std::string();
-}
+std::string string_field(JsonRef obj, std::string_view key) { return std::string(field(obj, key).string()); }
 
-const std::string* string_ptr(const Json& obj, std::string_view key) {
-    const Json* v = field(obj, key);
-    return (v && v->is_string()) ? &v->get_ref<const std::string&>() : nullptr;
-}
+// A string member, or nullopt when absent or wrong-typed (an empty string is a value).
+std::optional<std::string_view> string_ptr(JsonRef obj, std::string_view key) { return field(obj, key).as_string(); }
 
-bool bool_field(const Json& obj, std::string_view key) {
-    const Json* v = field(obj, key);
-    return v && v->is_boolean() && v->get<bool>();
-}
+bool bool_field(JsonRef obj, std::string_view key) { return field(obj, key).boolean(); }
 
 std::string path_of(std::string_view base, std::string_view key) {
     std::string p(base);
@@ -182,7 +165,7 @@ core::Timestamp unix_seconds(std::optional<std::int64_t> secs) {
 // ---- Telegram objects ------------------------------------------------------------------------------
 
 // User: id is required, the rest optional.
-std::optional<ParseError> read_user(const Json& user, std::string_view path, core::UserRef& out) {
+std::optional<ParseError> read_user(JsonRef user, std::string_view path, core::UserRef& out) {
     if (!user.is_object()) return required(path, "object");
     const auto id = int_field(user, "id");
     if (!id) return required(path_of(path, "id"), "integer");
@@ -201,12 +184,12 @@ std::optional<ParseError> read_user(const Json& user, std::string_view path, cor
 }
 
 // Reads parent[key] as a required User.
-std::optional<ParseError> read_user_field(const Json& parent, std::string_view parent_path, std::string_view key,
+std::optional<ParseError> read_user_field(JsonRef parent, std::string_view parent_path, std::string_view key,
                                           core::UserRef& out) {
     const std::string path = path_of(parent_path, key);
-    const Json* user = object_field(parent, key);
-    if (!user) return required(path, "object");
-    return read_user(*user, path, out);
+    const JsonRef user = object_field(parent, key);
+    if (!user.valid()) return required(path, "object");
+    return read_user(user, path, out);
 }
 
 struct ChatInfo {
@@ -216,13 +199,13 @@ struct ChatInfo {
 
 // Chat: id and type are required. "private" -> kPrivate, "group"/"supergroup" -> kGroup,
 // "channel" -> kChannel; anything else leaves `mapped` false.
-std::optional<ParseError> read_chat_field(const Json& parent, std::string_view parent_path, ChatInfo& out) {
+std::optional<ParseError> read_chat_field(JsonRef parent, std::string_view parent_path, ChatInfo& out) {
     const std::string path = path_of(parent_path, "chat");
-    const Json* chat = object_field(parent, "chat");
-    if (!chat) return required(path, "object");
-    const auto id = int_field(*chat, "id");
+    const JsonRef chat = object_field(parent, "chat");
+    if (!chat.valid()) return required(path, "object");
+    const auto id = int_field(chat, "id");
     if (!id) return required(path_of(path, "id"), "integer");
-    const std::string* type = string_ptr(*chat, "type");
+    const auto type = string_ptr(chat, "type");
     if (!type) return required(path_of(path, "type"), "string");
     out.ref.external_id = std::to_string(*id);
     out.mapped = true;
@@ -235,7 +218,7 @@ std::optional<ParseError> read_chat_field(const Json& parent, std::string_view p
     } else {
         out.mapped = false;
     }
-    if (out.ref.type != ChatType::kPrivate) out.ref.title = string_field(*chat, "title");
+    if (out.ref.type != ChatType::kPrivate) out.ref.title = string_field(chat, "title");
     return std::nullopt;
 }
 
@@ -272,16 +255,16 @@ std::optional<Command> parse_command(std::string_view text, const BotIdentity& b
 }
 
 // The first content field present with a plausible type (objects, or arrays for photo / paid_media).
-std::string_view media_kind_of(const Json& msg) {
+std::string_view media_kind_of(JsonRef msg) {
     for (const auto name : kMediaFields) {
-        const Json* v = field(msg, name);
-        if (v && (v->is_object() || v->is_array())) return name;
+        const JsonRef v = field(msg, name);
+        if (v.is_object() || v.is_array()) return name;
     }
     return {};
 }
 
 // message / edited_message. Channel chats and unknown chat types produce no events.
-std::optional<ParseError> map_message(const Json& msg, std::string_view path, bool edited, const BotIdentity& bot,
+std::optional<ParseError> map_message(JsonRef msg, std::string_view path, bool edited, const BotIdentity& bot,
                                       std::vector<InboundEvent>& out) {
     if (!msg.is_object()) return std::nullopt;  // wrong-typed: treated as absent by the caller
     ChatInfo chat;
@@ -299,10 +282,10 @@ std::optional<ParseError> map_message(const Json& msg, std::string_view path, bo
     // The sender: required whenever an event is about them or was caused by them.
     auto from = [&](core::UserRef& user) { return read_user_field(msg, path, "from", user); };
 
-    if (const Json* members = field(msg, "new_chat_members"); members && members->is_array()) {
+    if (const JsonRef members = field(msg, "new_chat_members"); members.is_array()) {
         const std::string list_path = path_of(path, "new_chat_members");
         std::size_t i = 0;
-        for (const auto& m : *members) {
+        for (const JsonRef m : members.elements()) {
             InboundEvent e = base;
             if (auto err = read_user(m, list_path + "[" + std::to_string(i++) + "]", e.user)) return err;
             if (is_bot_itself(e.user, bot)) {
@@ -316,9 +299,9 @@ std::optional<ParseError> map_message(const Json& msg, std::string_view path, bo
         return std::nullopt;
     }
 
-    if (const Json* left = object_field(msg, "left_chat_member")) {
+    if (const JsonRef left = object_field(msg, "left_chat_member"); left.valid()) {
         InboundEvent e = base;
-        if (auto err = read_user(*left, path_of(path, "left_chat_member"), e.user)) return err;
+        if (auto err = read_user(left, path_of(path, "left_chat_member"), e.user)) return err;
         if (is_bot_itself(e.user, bot)) {
             e.kind = InboundKind::kBotRemoved;
             if (auto err = from(e.user)) return err;
@@ -329,21 +312,21 @@ std::optional<ParseError> map_message(const Json& msg, std::string_view path, bo
         return std::nullopt;
     }
 
-    if (const Json* contact = object_field(msg, "contact")) {
+    if (const JsonRef contact = object_field(msg, "contact"); contact.valid()) {
         InboundEvent e = base;
         e.kind = InboundKind::kContactShared;
         if (auto err = from(e.user)) return err;
-        const std::string* phone = string_ptr(*contact, "phone_number");
+        const auto phone = string_ptr(contact, "phone_number");
         if (!phone) return required(path_of(path_of(path, "contact"), "phone_number"), "string");
         e.contact.phone = *phone;
-        e.contact.first_name = string_field(*contact, "first_name");
-        e.contact.last_name = string_field(*contact, "last_name");
-        if (const auto uid = int_field(*contact, "user_id")) e.contact.user_id = std::to_string(*uid);
+        e.contact.first_name = string_field(contact, "first_name");
+        e.contact.last_name = string_field(contact, "last_name");
+        if (const auto uid = int_field(contact, "user_id")) e.contact.user_id = std::to_string(*uid);
         out.push_back(std::move(e));
         return std::nullopt;
     }
 
-    if (const std::string* text = string_ptr(msg, "text")) {
+    if (const auto text = string_ptr(msg, "text")) {
         InboundEvent e = base;
         if (auto err = from(e.user)) return err;
         e.text = *text;
@@ -371,15 +354,15 @@ std::optional<ParseError> map_message(const Json& msg, std::string_view path, bo
     return std::nullopt;  // a service message (title changed, pinned, ...): nothing to report
 }
 
-std::optional<ParseError> map_callback_query(const Json& cq, std::vector<InboundEvent>& out) {
+std::optional<ParseError> map_callback_query(JsonRef cq, std::vector<InboundEvent>& out) {
     if (!cq.is_object()) return std::nullopt;
     constexpr std::string_view kPath = "callback_query";
     InboundEvent e;
     e.kind = InboundKind::kButtonPress;
-    const Json* id = field(cq, "id");
-    if (id && id->is_string() && !id->get_ref<const std::string&>().empty()) {
-        e.reply_token = id->get<std::string>();
-    } else if (const auto n = id ? as_int64(*id) : std::nullopt) {
+    const JsonRef id = field(cq, "id");
+    if (!id.string().empty()) {
+        e.reply_token = id.string();
+    } else if (const auto n = as_int64(id)) {
         e.reply_token = std::to_string(*n);  // lenient: a numeric id
     } else {
         return required(path_of(kPath, "id"), "string");
@@ -389,12 +372,12 @@ std::optional<ParseError> map_callback_query(const Json& cq, std::vector<Inbound
 
     // The message with the button, when it is known (absent for inline-mode messages). Its date is
     // when that message was sent, not when the button was pressed, so occurred_at stays 0.
-    if (const Json* msg = object_field(cq, "message")) {
+    if (const JsonRef msg = object_field(cq, "message"); msg.valid()) {
         ChatInfo chat;
-        if (auto err = read_chat_field(*msg, path_of(kPath, "message"), chat)) return err;
+        if (auto err = read_chat_field(msg, path_of(kPath, "message"), chat)) return err;
         if (!chat.mapped) return std::nullopt;
         e.chat = chat.ref;
-        if (const auto mid = int_field(*msg, "message_id")) e.message_id = std::to_string(*mid);
+        if (const auto mid = int_field(msg, "message_id")) e.message_id = std::to_string(*mid);
     } else {
         e.chat.external_id = e.user.external_id;
         e.chat.type = ChatType::kPrivate;
@@ -412,29 +395,29 @@ struct MemberChange {
 
 // creator/administrator/member are in the chat; restricted only when is_member is true; left/kicked
 // (and anything unknown) are not.
-bool counts_as_member(const Json& chat_member, std::string_view status) {
+bool counts_as_member(JsonRef chat_member, std::string_view status) {
     if (status == "creator" || status == "administrator" || status == "member") return true;
     if (status == "restricted") return bool_field(chat_member, "is_member");
     return false;
 }
 
-std::optional<ParseError> read_member_change(const Json& upd, std::string_view path, MemberChange& out) {
+std::optional<ParseError> read_member_change(JsonRef upd, std::string_view path, MemberChange& out) {
     for (const bool is_new : {false, true}) {
         const std::string_view key = is_new ? "new_chat_member" : "old_chat_member";
         const std::string member_path = path_of(path, key);
-        const Json* member = object_field(upd, key);
-        if (!member) return required(member_path, "object");
-        const std::string* status = string_ptr(*member, "status");
+        const JsonRef member = object_field(upd, key);
+        if (!member.valid()) return required(member_path, "object");
+        const auto status = string_ptr(member, "status");
         if (!status) return required(path_of(member_path, "status"), "string");
         (is_new ? out.new_status : out.old_status) = *status;
-        (is_new ? out.is_member : out.was_member) = counts_as_member(*member, *status);
+        (is_new ? out.is_member : out.was_member) = counts_as_member(member, *status);
     }
     return std::nullopt;
 }
 
 // my_chat_member: the bot's own membership changed. Private chats: blocked / unblocked by the user.
 // Groups: the bot was added / removed; the subject is whoever did it.
-std::optional<ParseError> map_my_chat_member(const Json& upd, std::vector<InboundEvent>& out) {
+std::optional<ParseError> map_my_chat_member(JsonRef upd, std::vector<InboundEvent>& out) {
     if (!upd.is_object()) return std::nullopt;
     constexpr std::string_view kPath = "my_chat_member";
     InboundEvent e;
@@ -471,7 +454,7 @@ std::optional<ParseError> map_my_chat_member(const Json& upd, std::vector<Inboun
 }
 
 // chat_member: someone else's membership changed (the bot must be an admin and ask for these).
-std::optional<ParseError> map_chat_member(const Json& upd, const BotIdentity& bot, std::vector<InboundEvent>& out) {
+std::optional<ParseError> map_chat_member(JsonRef upd, const BotIdentity& bot, std::vector<InboundEvent>& out) {
     if (!upd.is_object()) return std::nullopt;
     constexpr std::string_view kPath = "chat_member";
     InboundEvent e;
@@ -480,7 +463,7 @@ std::optional<ParseError> map_chat_member(const Json& upd, const BotIdentity& bo
     MemberChange change;
     if (auto err = read_member_change(upd, kPath, change)) return err;
     const std::string member_path = path_of(kPath, "new_chat_member");
-    if (auto err = read_user_field(*object_field(upd, "new_chat_member"), member_path, "user", e.user)) return err;
+    if (auto err = read_user_field(object_field(upd, "new_chat_member"), member_path, "user", e.user)) return err;
     e.chat = chat.ref;
     e.occurred_at = unix_seconds(int_field(upd, "date"));
     if (!chat.mapped || is_bot_itself(e.user, bot)) return std::nullopt;
@@ -497,10 +480,8 @@ std::optional<ParseError> map_chat_member(const Json& upd, const BotIdentity& bo
 }
 
 // update_id: a JSON integer, or leniently a string of digits.
-std::optional<std::int64_t> read_update_id(const Json& update) {
-    const Json* v = field(update, "update_id");
-    if (!v) return std::nullopt;
-    return as_int64(*v, /*allow_negative_string=*/false);
+std::optional<std::int64_t> read_update_id(JsonRef update) {
+    return as_int64(field(update, "update_id"), /*allow_negative_string=*/false);
 }
 
 bool looks_like_field_name(std::string_view key) {
@@ -510,22 +491,66 @@ bool looks_like_field_name(std::string_view key) {
 }
 
 // The kind of an update we do not map: its payload field's name ("poll", "message_reaction", ...).
-std::string other_kind(const Json& update) {
-    for (const auto& [key, value] : update.items()) {
-        if (key != "update_id" && (value.is_object() || value.is_array()) && looks_like_field_name(key)) return key;
+// When several fields qualify, the alphabetically first one whose (last) value is an object or array
+// wins: the order in which the nlohmann::json DOM (a std::map) used to list them.
+std::string other_kind(JsonRef update) {
+    struct Candidate {
+        std::string_view key;
+        std::size_t position;
+        bool payload;
+    };
+    std::vector<Candidate> candidates;
+    std::size_t position = 0;
+    for (const auto& [key, value] : update.members()) {
+        if (key != "update_id" && looks_like_field_name(key)) {
+            if (candidates.empty()) candidates.reserve(update.size());
+            candidates.push_back({key, position, value.is_object() || value.is_array()});
+        }
+        ++position;
+    }
+    // Sorted by key, repeats in document order: the last of each run of equal keys is the one that counts.
+    std::ranges::sort(candidates, [](const Candidate& a, const Candidate& b) {
+        return a.key != b.key ? a.key < b.key : a.position < b.position;
+    });
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        const bool last_of_key = i + 1 == candidates.size() || candidates[i + 1].key != candidates[i].key;
+        if (last_of_key && candidates[i].payload) return std::string(candidates[i].key);
     }
     return "unknown";
+}
+
+ParseError nested_too_deep() {
+    return ParseError{"body: JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+}
+
+// The body as a document, or the error the nlohmann-based parser used to give: nesting past
+// kMaxJsonDepth (anywhere in the body, even after a syntax error) wins over "not valid JSON".
+// Like nlohmann::json, a leading UTF-8 byte order mark is skipped and a NUL byte after the value ends
+// the input.
+std::variant<JsonDoc, ParseError> parse_json(std::string_view body) {
+    constexpr std::string_view kBom = "\xEF\xBB\xBF";
+    std::string_view text = body;
+    if (text.starts_with(kBom)) text.remove_prefix(kBom.size());
+    auto doc = JsonDoc::parse(text, static_cast<int>(kMaxJsonDepth));
+    if (auto* ok = std::get_if<JsonDoc>(&doc)) return std::move(*ok);  // valid, so within the limit
+    const auto& err = std::get<core::JsonParseError>(doc);
+    // Too deep while everything before was valid: the raw scan would say the same.
+    if (err.code == core::JsonErrc::kTooDeep) return nested_too_deep();
+    if (nests_deeper_than(body, kMaxJsonDepth)) return nested_too_deep();
+    if (err.code == core::JsonErrc::kTrailingData && text[err.offset] == '\0') {
+        auto prefix = JsonDoc::parse(text.substr(0, err.offset), static_cast<int>(kMaxJsonDepth));
+        if (auto* ok = std::get_if<JsonDoc>(&prefix)) return std::move(*ok);
+    }
+    return ParseError{"body: not valid JSON"};
 }
 
 }  // namespace
 
 std::variant<ParsedUpdate, ParseError> parse_update(std::string_view body, std::string_view channel_id,
                                                     std::string_view bot_username, std::string_view bot_user_id) {
-    if (nests_deeper_than(body, kMaxJsonDepth)) {
-        return ParseError{"body: JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-    }
-    const Json update = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-    if (update.is_discarded()) return ParseError{"body: not valid JSON"};
+    auto parsed_doc = parse_json(body);
+    if (const auto* err = std::get_if<ParseError>(&parsed_doc)) return *err;
+    const JsonRef update = std::get<JsonDoc>(parsed_doc).root();
     if (!update.is_object()) return ParseError{"body: required JSON object"};
 
     const auto update_id = read_update_id(update);
@@ -541,30 +566,30 @@ std::variant<ParsedUpdate, ParseError> parse_update(std::string_view body, std::
     parsed.delivery.dedupe_key = std::to_string(*update_id);
     auto& events = parsed.delivery.events;
 
-    const Json* payload = nullptr;
+    JsonRef payload;
     for (const auto name : kKnownKinds) {
         payload = object_field(update, name);
-        if (payload) {
+        if (payload.valid()) {
             parsed.kind = std::string(name);
             break;
         }
     }
-    if (!payload) {
+    if (!payload.valid()) {
         parsed.kind = other_kind(update);
         return parsed;
     }
 
     std::optional<ParseError> err;
     if (parsed.kind == "message") {
-        err = map_message(*payload, parsed.kind, false, bot, events);
+        err = map_message(payload, parsed.kind, false, bot, events);
     } else if (parsed.kind == "edited_message") {
-        err = map_message(*payload, parsed.kind, true, bot, events);
+        err = map_message(payload, parsed.kind, true, bot, events);
     } else if (parsed.kind == "callback_query") {
-        err = map_callback_query(*payload, events);
+        err = map_callback_query(payload, events);
     } else if (parsed.kind == "my_chat_member") {
-        err = map_my_chat_member(*payload, events);
+        err = map_my_chat_member(payload, events);
     } else if (parsed.kind == "chat_member") {
-        err = map_chat_member(*payload, bot, events);
+        err = map_chat_member(payload, bot, events);
     }
     // channel_post / edited_channel_post: recorded, not mapped.
     if (err) return std::move(*err);

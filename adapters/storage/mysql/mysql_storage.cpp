@@ -10,7 +10,9 @@
 #include <string>
 #include <utility>
 
+#include "adapters/storage/lead_queries.hpp"
 #include "adapters/storage/migrations.hpp"
+#include "adapters/storage/sql_query.hpp"
 #include "core/error.hpp"
 
 namespace leadhatch::adapters::storage {
@@ -94,6 +96,7 @@ public:
     std::uint64_t generation() const { return generation_; }
 
     void exec(const std::string& sql) { stmt_->execute(sql); }
+    std::int64_t exec_update(const std::string& sql) { return stmt_->executeUpdate(sql); }
 
     std::unique_ptr<sql::ResultSet> query(const std::string& sql) {
         return std::unique_ptr<sql::ResultSet>(stmt_->executeQuery(sql));
@@ -195,6 +198,79 @@ void insert_rows(MysqlStorage::Conn& c, Batch& batch, const Rows& rows, std::str
     }
 }
 
+class MysqlRowView final : public SqlRow {
+public:
+    explicit MysqlRowView(sql::ResultSet& rs) : rs_(rs) {}
+    bool is_null(int col) const override { return rs_.isNull(static_cast<std::uint32_t>(col + 1)); }
+    std::int64_t i64(int col) const override { return rs_.getInt64(static_cast<std::uint32_t>(col + 1)); }
+    double f64(int col) const override { return static_cast<double>(rs_.getDouble(static_cast<std::uint32_t>(col + 1))); }
+    std::string text(int col) const override { return rs_.getString(static_cast<std::uint32_t>(col + 1)).asStdString(); }
+
+private:
+    sql::ResultSet& rs_;
+};
+
+// Runs dialect-neutral queries on one connection: the '?' placeholders (outside quoted literals)
+// are replaced by escaped values, and the text goes over the wire in one round trip.
+class MysqlExec final : public SqlExec {
+public:
+    explicit MysqlExec(MysqlStorage::Conn& c) : c_(c) {}
+    Dialect dialect() const override { return Dialect::kMysql; }
+    void run(const SqlQuery& q) override { changes_ = c_.exec_update(render(q)); }
+    void query(const SqlQuery& q, const std::function<void(const SqlRow&)>& row) override {
+        auto rs = c_.query(render(q));
+        MysqlRowView view(*rs);
+        while (rs->next()) row(view);
+    }
+    std::int64_t changes() override { return changes_; }
+
+    std::string render(const SqlQuery& q) {
+        const auto& t = q.text();
+        std::string out;
+        out.reserve(t.size() + 32 * q.params().size());
+        std::size_t p = 0;
+        char quote = 0;
+        for (char ch : t) {
+            if (quote) {
+                out += ch;
+                if (ch == quote) quote = 0;
+                continue;
+            }
+            if (ch == '\'' || ch == '"' || ch == '`') {
+                quote = ch;
+                out += ch;
+                continue;
+            }
+            if (ch != '?') {
+                out += ch;
+                continue;
+            }
+            if (p >= q.params().size()) throw StorageError(StorageErrorKind::kInternal, "too few query parameters");
+            std::visit(
+                [&](const auto& v) {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::nullptr_t>) {
+                        out += "NULL";
+                    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                        out += std::to_string(v);
+                    } else if constexpr (std::is_same_v<T, double>) {
+                        char buf[64];
+                        std::snprintf(buf, sizeof buf, "%.17g", v);
+                        out += buf;
+                    } else {
+                        c_.append_quoted(out, v);
+                    }
+                },
+                q.params()[p++]);
+        }
+        return out;
+    }
+
+private:
+    MysqlStorage::Conn& c_;
+    std::int64_t changes_ = 0;
+};
+
 void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
     Batch batch(c);
     insert_rows(c, batch, w.processed, "INSERT INTO processed_inbound (channel_id, inbound_id, processed_at) VALUES ",
@@ -204,14 +280,18 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
     insert_rows(c, batch, w.new_leads,
                 "INSERT INTO leads (id, display_name, username, language, phone, source_kind, source_channel, "
                 "source_campaign, source_detail, referral_code, referred_by, stage_changed_at, created_at, "
-                "updated_at, last_seen_at) VALUES ",
+                "updated_at, last_seen_at, stage) VALUES ",
                 "", [](SqlText& q, const core::LeadRow& l) {
                     q.num(l.id.value).raw(",").str(l.display_name).raw(",").str(l.username).raw(",");
                     q.str(l.language).raw(",").str(l.phone).raw(",").str(l.source_kind).raw(",");
                     q.str(l.source_channel).raw(",").str(l.source_campaign).raw(",").str(l.source_detail).raw(",");
                     q.str(l.referral_code).raw(",").id_or_null(l.referred_by.value).raw(",");
                     q.time(l.created_at).raw(",").time(l.created_at).raw(",").time(l.created_at).raw(",");
-                    q.time(l.created_at);
+                    q.time(l.created_at).raw(",").str(l.stage);
+                });
+    insert_rows(c, batch, w.new_leads, "INSERT INTO stage_history (lead_id, stage, entered_at, actor, reason) VALUES ",
+                "", [](SqlText& q, const core::LeadRow& l) {
+                    q.num(l.id.value).raw(",").str(l.stage).raw(",").time(l.created_at).raw(",'system','created'");
                 });
     insert_rows(c, batch, w.new_identities,
                 "INSERT INTO lead_identities (channel_id, external_user_id, lead_id, display_name, username, "
@@ -265,7 +345,7 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
         }
     }
     for (const auto& u : w.lead_updates) {
-        if (!u.changes_record()) continue;
+        if (!u.changes_record() || u.extended()) continue;
         SqlText q(c);
         // MySQL evaluates single-table UPDATE assignments left to right: opted_out_at reads the old
         // opted_out, so it is assigned first.
@@ -333,6 +413,15 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
                     }
                     q.time(m.at);
                 });
+    const bool extended = !w.tags.empty() || !w.stage_changes.empty() || !w.score_entries.empty() ||
+                          !w.rule_totals.empty() || !w.merges.empty() || !w.erasures.empty() ||
+                          std::any_of(w.lead_updates.begin(), w.lead_updates.end(),
+                                      [](const core::LeadUpdate& u) { return u.extended(); });
+    if (extended) {
+        batch.flush();
+        MysqlExec ex(c);
+        queries::apply_extended(ex, w);
+    }
     insert_rows(c, batch, w.events,
                 "INSERT INTO events (lead_id, channel_id, kind, actor, occurred_at, recorded_at, data) VALUES ", "",
                 [&](SqlText& q, const core::EventRow& e) {
@@ -434,7 +523,8 @@ public:
         return guarded("find identities", [&] {
             SqlText q(*lease_);
             q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
-                  "i.unreachable, l.opted_out FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+                  "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
+                  "l.behavioral_score, l.score_at FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
                   "WHERE (i.channel_id, i.external_user_id) IN (");
             for (std::size_t i = 0; i < keys.size(); ++i) {
                 q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
@@ -450,6 +540,14 @@ public:
                 r.language = rs->getString(6).asStdString();
                 r.unreachable = rs->getInt(7) != 0;
                 r.lead_opted_out = rs->getInt(8) != 0;
+                r.stage = rs->getString(9).asStdString();
+                r.status = rs->getString(10).asStdString();
+                r.lifecycle = rs->getString(11).asStdString();
+                r.score = rs->getInt64(12);
+                r.grade = rs->getString(13).asStdString();
+                r.demographic_score = rs->getInt64(14);
+                r.behavioral_score = static_cast<double>(rs->getDouble(15));
+                r.score_at = core::from_epoch_ms(rs->getInt64(16));
                 found.push_back(std::move(r));
             }
             return found;
@@ -461,6 +559,28 @@ public:
             auto rs = lease_->query("SELECT 1 FROM leads WHERE id = " + std::to_string(id.value) +
                                     " AND merged_into IS NULL");
             return rs->next();
+        });
+    }
+
+    std::optional<core::LeadRecord> lead_for_update(core::LeadId id) override {
+        return guarded("lead for update", [&] {
+            MysqlExec ex(*lease_);
+            return queries::get_lead(ex, id, true);
+        });
+    }
+
+    std::vector<core::RuleTotal> rule_totals(core::LeadId id, std::span<const std::string> rule_ids) override {
+        return guarded("rule totals", [&] {
+            MysqlExec ex(*lease_);
+            return queries::rule_totals(ex, id, rule_ids);
+        });
+    }
+
+    std::vector<core::LeadId> leads_with_verified(std::string_view phone, std::string_view email,
+                                                  core::LeadId except) override {
+        return guarded("leads with verified", [&] {
+            MysqlExec ex(*lease_);
+            return queries::leads_with_verified(ex, phone, email, except);
         });
     }
 
@@ -700,43 +820,71 @@ std::unique_ptr<core::WriteTx> MysqlStorage::begin_write() {
 }
 
 std::optional<core::LeadRecord> MysqlStorage::get_lead(core::LeadId id) {
-    return with_retry([&](Conn& c) -> std::optional<core::LeadRecord> {
-        const auto sid = std::to_string(id.value);
-        auto rs = c.query(
-            "SELECT id, display_name, username, language, phone, stage, status, lifecycle, score, grade, owner, "
-            "source_kind, source_channel, source_campaign, source_detail, referral_code, referred_by, "
-            "referral_count, opted_out, unreachable, created_at, updated_at, last_seen_at FROM leads WHERE id = " +
-            sid);
-        if (!rs->next()) return std::nullopt;
-        core::LeadRecord r;
-        r.id = core::LeadId{rs->getInt64(1)};
-        r.display_name = rs->getString(2).asStdString();
-        r.username = rs->getString(3).asStdString();
-        r.language = rs->getString(4).asStdString();
-        r.phone = rs->getString(5).asStdString();
-        r.stage = rs->getString(6).asStdString();
-        r.status = rs->getString(7).asStdString();
-        r.lifecycle = rs->getString(8).asStdString();
-        r.score = rs->getInt64(9);
-        r.grade = rs->getString(10).asStdString();
-        r.owner = rs->getString(11).asStdString();
-        r.source_kind = rs->getString(12).asStdString();
-        r.source_channel = rs->getString(13).asStdString();
-        r.source_campaign = rs->getString(14).asStdString();
-        r.source_detail = rs->getString(15).asStdString();
-        r.referral_code = rs->getString(16).asStdString();
-        r.referred_by = core::LeadId{rs->isNull(17) ? 0 : rs->getInt64(17)};
-        r.referral_count = rs->getInt64(18);
-        r.opted_out = rs->getInt(19) != 0;
-        r.unreachable = rs->getInt(20) != 0;
-        r.created_at = core::from_epoch_ms(rs->getInt64(21));
-        r.updated_at = core::from_epoch_ms(rs->getInt64(22));
-        if (!rs->isNull(23)) r.last_seen_at = core::from_epoch_ms(rs->getInt64(23));
-        rs.reset();
-        auto ids = c.query("SELECT channel_id, external_user_id FROM lead_identities WHERE lead_id = " + sid +
-                           " ORDER BY created_at, channel_id");
-        while (ids->next()) r.identities.push_back({ids->getString(1).asStdString(), ids->getString(2).asStdString()});
-        return r;
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::get_lead(ex, id);
+    });
+}
+
+core::LeadPage MysqlStorage::list_leads(const core::LeadFilter& filter, const std::optional<core::LeadCursor>& after,
+                                        int limit) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::list_leads(ex, filter, after, limit);
+    });
+}
+
+std::vector<core::StageHistoryRecord> MysqlStorage::stage_history(core::LeadId lead) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::stage_history(ex, lead);
+    });
+}
+
+std::vector<core::ScoreEntryRecord> MysqlStorage::score_entries(core::LeadId lead) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::score_entries(ex, lead);
+    });
+}
+
+std::vector<core::MergeRecord> MysqlStorage::list_merges(std::optional<std::int64_t> before_id, int limit) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::list_merges(ex, before_id, limit);
+    });
+}
+
+core::FunnelStats MysqlStorage::funnel(const core::FunnelQuery& query) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        // One consistent snapshot for every figure.
+        c.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+        try {
+            auto stats = queries::funnel(ex, query);
+            c.exec("COMMIT");
+            return stats;
+        } catch (...) {
+            try {
+                c.exec("ROLLBACK");
+            } catch (...) {
+            }
+            throw;
+        }
+    });
+}
+
+std::vector<core::LeadRecord> MysqlStorage::leads_with_grade_due(core::Timestamp now, int limit) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::leads_with_grade_due(ex, now, limit);
+    });
+}
+
+std::int64_t MysqlStorage::prune_processed(core::Timestamp before, int limit) {
+    return with_retry([&](Conn& c) {
+        return c.exec_update("DELETE FROM processed_inbound WHERE processed_at < " + std::to_string(ms(before)) +
+                             " LIMIT " + std::to_string(limit));
     });
 }
 

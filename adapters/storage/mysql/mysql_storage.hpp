@@ -57,6 +57,14 @@ public:
                                                int limit) override;
     std::vector<core::MembershipRecord> list_memberships(core::LeadId lead) override;
     std::vector<core::TouchRecord> list_touches(core::LeadId lead) override;
+    core::LeadPage list_leads(const core::LeadFilter& filter, const std::optional<core::LeadCursor>& after,
+                              int limit) override;
+    std::vector<core::StageHistoryRecord> stage_history(core::LeadId lead) override;
+    std::vector<core::ScoreEntryRecord> score_entries(core::LeadId lead) override;
+    std::vector<core::MergeRecord> list_merges(std::optional<std::int64_t> before_id, int limit) override;
+    core::FunnelStats funnel(const core::FunnelQuery& query) override;
+    std::vector<core::LeadRecord> leads_with_grade_due(core::Timestamp now, int limit) override;
+    std::int64_t prune_processed(core::Timestamp before, int limit) override;
 
     std::vector<core::OutboxRecord> claim_outbox(core::Timestamp now, core::Timestamp lease_until,
                                                  int limit) override;

@@ -52,6 +52,12 @@ SqliteStmt& SqliteStmt::bind(int idx, std::int64_t v) {
     return *this;
 }
 
+SqliteStmt& SqliteStmt::bind(int idx, double v) {
+    const int rc = sqlite3_bind_double(stmt_, idx, v);
+    if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");
+    return *this;
+}
+
 SqliteStmt& SqliteStmt::bind(int idx, std::string_view v) {
     const int rc = sqlite3_bind_text64(stmt_, idx, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");

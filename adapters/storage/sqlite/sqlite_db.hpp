@@ -39,6 +39,8 @@ public:
     void reset();     // reset and clear bindings
 
     std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+    double f64(int col) const { return sqlite3_column_double(stmt_, col); }
+    SqliteStmt& bind(int idx, double v);
     bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     std::optional<std::int64_t> opt_i64(int col) const {
         return is_null(col) ? std::nullopt : std::optional<std::int64_t>(i64(col));
@@ -60,6 +62,8 @@ public:
 
     void exec(std::string_view sql);
     SqliteStmt& stmt(const std::string& sql);  // prepared once, reset before it is handed out
+    bool cached(const std::string& sql) const { return cache_.count(sql) != 0; }
+    std::size_t cache_size() const { return cache_.size(); }
     sqlite3* handle() const { return db_; }
     std::int64_t changes() const { return sqlite3_changes64(db_); }
 

@@ -5,7 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "adapters/storage/lead_queries.hpp"
 #include "adapters/storage/migrations.hpp"
+#include "adapters/storage/sql_query.hpp"
 #include "adapters/storage/sqlite/sqlite_db.hpp"
 #include "core/error.hpp"
 
@@ -91,6 +93,69 @@ core::OutboxRecord read_outbox(const SqliteStmt& s) {
     return r;
 }
 
+class SqliteRowView final : public SqlRow {
+public:
+    explicit SqliteRowView(const SqliteStmt& s) : s_(s) {}
+    bool is_null(int col) const override { return s_.is_null(col); }
+    std::int64_t i64(int col) const override { return s_.i64(col); }
+    double f64(int col) const override { return s_.f64(col); }
+    std::string text(int col) const override { return s_.text(col); }
+
+private:
+    const SqliteStmt& s_;
+};
+
+// Runs dialect-neutral queries on one connection. Statements are cached on the connection up to
+// a bound; past it (queries with long IN lists) they are prepared for the one use.
+class SqliteExec final : public SqlExec {
+public:
+    explicit SqliteExec(SqliteDb& db) : db_(db) {}
+    Dialect dialect() const override { return Dialect::kSqlite; }
+    void run(const SqlQuery& q) override {
+        with_stmt(q, [](SqliteStmt& st) { st.run(); });
+    }
+    void query(const SqlQuery& q, const std::function<void(const SqlRow&)>& row) override {
+        with_stmt(q, [&](SqliteStmt& st) {
+            SqliteRowView view(st);
+            while (st.step()) row(view);
+            st.reset();
+        });
+    }
+    std::int64_t changes() override { return db_.changes(); }
+
+private:
+    template <class Fn>
+    void with_stmt(const SqlQuery& q, Fn&& fn) {
+        static constexpr std::size_t kMaxCached = 512;
+        if (db_.cached(q.text()) || db_.cache_size() < kMaxCached) {
+            auto& st = db_.stmt(q.text());
+            bind(st, q);
+            fn(st);
+        } else {
+            SqliteStmt st(db_.handle(), q.text());
+            bind(st, q);
+            fn(st);
+        }
+    }
+    static void bind(SqliteStmt& st, const SqlQuery& q) {
+        int i = 1;
+        for (const auto& p : q.params()) {
+            std::visit(
+                [&](const auto& v) {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::nullptr_t>) {
+                        st.bind_null(i);
+                    } else {
+                        st.bind(i, v);
+                    }
+                },
+                p);
+            ++i;
+        }
+    }
+    SqliteDb& db_;
+};
+
 // Writes a WriteSet with prepared statements inside the caller's transaction.
 void apply_writes(SqliteDb& db, const core::WriteSet& w) {
     for (const auto& p : w.processed) {
@@ -101,9 +166,16 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .run();
     }
     for (const auto& l : w.new_leads) {
+        db.stmt("INSERT INTO stage_history (lead_id, stage, entered_at, actor, reason) VALUES (?1, ?2, ?3, 'system', "
+                "'created')")
+            .bind(1, l.id.value)
+            .bind(2, l.stage)
+            .bind(3, ms(l.created_at))
+            .run();
         db.stmt("INSERT INTO leads (id, display_name, username, language, phone, source_kind, source_channel, "
                 "source_campaign, source_detail, referral_code, referred_by, stage_changed_at, created_at, "
-                "updated_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, ?12)")
+                "updated_at, last_seen_at, stage) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, "
+                "?12, ?13)")
             .bind(1, l.id.value)
             .bind(2, l.display_name)
             .bind(3, l.username)
@@ -116,6 +188,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(10, l.referral_code)
             .bind(11, l.referred_by ? std::optional<std::int64_t>(l.referred_by.value) : std::nullopt)
             .bind(12, ms(l.created_at))
+            .bind(13, l.stage)
             .run();
     }
     for (const auto& i : w.new_identities) {
@@ -154,6 +227,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
         }
     }
     for (const auto& u : w.lead_updates) {
+        if (u.extended()) continue;  // queries::apply_extended writes those
         if (!u.changes_record()) {
             if (!u.last_seen_at) continue;
             db.stmt("UPDATE leads SET last_seen_at = ?1 WHERE id = ?2 AND (last_seen_at IS NULL OR last_seen_at < ?1)")
@@ -221,6 +295,10 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(5, ms(m.at))
             .run();
     }
+    {
+        SqliteExec ex(db);
+        queries::apply_extended(ex, w);
+    }
     for (const auto& e : w.events) {
         db.stmt("INSERT INTO events (lead_id, channel_id, kind, actor, occurred_at, recorded_at, data) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6)")
@@ -283,7 +361,8 @@ public:
     std::vector<core::IdentityRecord> find_identities(std::span<const core::IdentityKey> keys) override {
         std::vector<core::IdentityRecord> found;
         auto& s = db_.stmt(
-            "SELECT i.lead_id, i.display_name, i.username, i.language, i.unreachable, l.opted_out "
+            "SELECT i.lead_id, i.display_name, i.username, i.language, i.unreachable, l.opted_out, l.stage, l.status, "
+            "l.lifecycle, l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at "
             "FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
             "WHERE i.channel_id = ?1 AND i.external_user_id = ?2");
         for (const auto& k : keys) {
@@ -297,6 +376,14 @@ public:
                 r.language = s.text(3);
                 r.unreachable = s.i64(4) != 0;
                 r.lead_opted_out = s.i64(5) != 0;
+                r.stage = s.text(6);
+                r.status = s.text(7);
+                r.lifecycle = s.text(8);
+                r.score = s.i64(9);
+                r.grade = s.text(10);
+                r.demographic_score = s.i64(11);
+                r.behavioral_score = s.f64(12);
+                r.score_at = core::from_epoch_ms(s.i64(13));
                 found.push_back(std::move(r));
             }
             s.reset();
@@ -310,6 +397,22 @@ public:
         const bool found = s.step();
         s.reset();
         return found;
+    }
+
+    std::optional<core::LeadRecord> lead_for_update(core::LeadId id) override {
+        SqliteExec ex(db_);
+        return queries::get_lead(ex, id, true);  // the write lock is already ours
+    }
+
+    std::vector<core::RuleTotal> rule_totals(core::LeadId id, std::span<const std::string> rule_ids) override {
+        SqliteExec ex(db_);
+        return queries::rule_totals(ex, id, rule_ids);
+    }
+
+    std::vector<core::LeadId> leads_with_verified(std::string_view phone, std::string_view email,
+                                                  core::LeadId except) override {
+        SqliteExec ex(db_);
+        return queries::leads_with_verified(ex, phone, email, except);
     }
 
     void apply(const core::WriteSet& writes) override { apply_writes(db_, writes); }
@@ -471,47 +574,67 @@ std::unique_ptr<core::WriteTx> SqliteStorage::begin_write() {
 
 std::optional<core::LeadRecord> SqliteStorage::get_lead(core::LeadId id) {
     auto lease = read();
-    auto& db = lease.db();
-    auto& s = db.stmt(
-        "SELECT id, display_name, username, language, phone, stage, status, lifecycle, score, grade, owner, "
-        "source_kind, source_channel, source_campaign, source_detail, referral_code, referred_by, referral_count, "
-        "opted_out, unreachable, created_at, updated_at, last_seen_at FROM leads WHERE id = ?1");
-    s.bind(1, id.value);
-    if (!s.step()) {
-        s.reset();
-        return std::nullopt;
+    SqliteExec ex(lease.db());
+    return queries::get_lead(ex, id);
+}
+
+core::LeadPage SqliteStorage::list_leads(const core::LeadFilter& filter, const std::optional<core::LeadCursor>& after,
+                                         int limit) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    return queries::list_leads(ex, filter, after, limit);
+}
+
+std::vector<core::StageHistoryRecord> SqliteStorage::stage_history(core::LeadId lead) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    return queries::stage_history(ex, lead);
+}
+
+std::vector<core::ScoreEntryRecord> SqliteStorage::score_entries(core::LeadId lead) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    return queries::score_entries(ex, lead);
+}
+
+std::vector<core::MergeRecord> SqliteStorage::list_merges(std::optional<std::int64_t> before_id, int limit) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    return queries::list_merges(ex, before_id, limit);
+}
+
+core::FunnelStats SqliteStorage::funnel(const core::FunnelQuery& query) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    // One read transaction: every figure comes from the same snapshot.
+    lease.db().exec("BEGIN");
+    try {
+        auto stats = queries::funnel(ex, query);
+        lease.db().exec("COMMIT");
+        return stats;
+    } catch (...) {
+        lease.db().exec("ROLLBACK");
+        throw;
     }
-    core::LeadRecord r;
-    r.id = core::LeadId{s.i64(0)};
-    r.display_name = s.text(1);
-    r.username = s.text(2);
-    r.language = s.text(3);
-    r.phone = s.text(4);
-    r.stage = s.text(5);
-    r.status = s.text(6);
-    r.lifecycle = s.text(7);
-    r.score = s.i64(8);
-    r.grade = s.text(9);
-    r.owner = s.text(10);
-    r.source_kind = s.text(11);
-    r.source_channel = s.text(12);
-    r.source_campaign = s.text(13);
-    r.source_detail = s.text(14);
-    r.referral_code = s.text(15);
-    r.referred_by = core::LeadId{s.opt_i64(16).value_or(0)};
-    r.referral_count = s.i64(17);
-    r.opted_out = s.i64(18) != 0;
-    r.unreachable = s.i64(19) != 0;
-    r.created_at = core::from_epoch_ms(s.i64(20));
-    r.updated_at = core::from_epoch_ms(s.i64(21));
-    if (auto v = s.opt_i64(22)) r.last_seen_at = core::from_epoch_ms(*v);
-    s.reset();
-    auto& ids = db.stmt(
-        "SELECT channel_id, external_user_id FROM lead_identities WHERE lead_id = ?1 ORDER BY created_at, channel_id");
-    ids.bind(1, id.value);
-    while (ids.step()) r.identities.push_back(core::IdentityKey{ids.text(0), ids.text(1)});
-    ids.reset();
-    return r;
+}
+
+std::vector<core::LeadRecord> SqliteStorage::leads_with_grade_due(core::Timestamp now, int limit) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    return queries::leads_with_grade_due(ex, now, limit);
+}
+
+std::int64_t SqliteStorage::prune_processed(core::Timestamp before, int limit) {
+    std::lock_guard lk(write_mu_);
+    auto& db = *writer_;
+    return in_transaction(db, [&] {
+        db.stmt("DELETE FROM processed_inbound WHERE (channel_id, inbound_id) IN (SELECT channel_id, inbound_id "
+                "FROM processed_inbound WHERE processed_at < ?1 LIMIT ?2)")
+            .bind(1, ms(before))
+            .bind(2, limit)
+            .run();
+        return db.changes();
+    });
 }
 
 std::optional<core::LeadId> SqliteStorage::find_lead_by_identity(const core::IdentityKey& key) {

@@ -1,0 +1,530 @@
+#include "adapters/storage/lead_queries.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace leadhatch::adapters::storage::queries {
+namespace {
+
+constexpr const char* kLeadColumns =
+    "l.id, l.display_name, l.username, l.language, l.phone, l.email, l.company, l.title, l.region, l.industry, "
+    "l.company_size, l.custom_fields, l.notes, l.stage, l.max_stage_index, l.status, l.lifecycle, l.segment, "
+    "l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at, l.grade_expires_at, l.owner, "
+    "l.deal_value, l.currency, l.lost_reason, l.source_kind, l.source_channel, l.source_campaign, l.source_detail, "
+    "l.referral_code, l.referred_by, l.referral_count, l.opted_out, l.unreachable, l.phone_verified, "
+    "l.email_verified, l.merged_into, l.erased_at, l.stage_changed_at, l.status_changed_at, l.created_at, "
+    "l.updated_at, l.last_seen_at";
+
+core::LeadRecord read_lead(const SqlRow& r) {
+    core::LeadRecord l;
+    int c = 0;
+    l.id = core::LeadId{r.i64(c++)};
+    l.display_name = r.text(c++);
+    l.username = r.text(c++);
+    l.language = r.text(c++);
+    l.phone = r.text(c++);
+    l.email = r.text(c++);
+    l.company = r.text(c++);
+    l.title = r.text(c++);
+    l.region = r.text(c++);
+    l.industry = r.text(c++);
+    l.company_size = r.opt_i64(c++);
+    l.custom_fields = r.text(c++);
+    l.notes = r.text(c++);
+    l.stage = r.text(c++);
+    l.max_stage_index = r.i64(c++);
+    l.status = r.text(c++);
+    l.lifecycle = r.text(c++);
+    l.segment = r.text(c++);
+    l.score = r.i64(c++);
+    l.grade = r.text(c++);
+    l.demographic_score = r.i64(c++);
+    l.behavioral_score = r.f64(c++);
+    l.score_at = r.time(c++);
+    l.grade_expires_at = r.opt_time(c++);
+    l.owner = r.text(c++);
+    l.deal_value = r.opt_i64(c++);
+    l.currency = r.text(c++);
+    l.lost_reason = r.text(c++);
+    l.source_kind = r.text(c++);
+    l.source_channel = r.text(c++);
+    l.source_campaign = r.text(c++);
+    l.source_detail = r.text(c++);
+    l.referral_code = r.text(c++);
+    l.referred_by = core::LeadId{r.opt_i64(c++).value_or(0)};
+    l.referral_count = r.i64(c++);
+    l.opted_out = r.i64(c++) != 0;
+    l.unreachable = r.i64(c++) != 0;
+    l.phone_verified = r.i64(c++) != 0;
+    l.email_verified = r.i64(c++) != 0;
+    l.merged_into = core::LeadId{r.opt_i64(c++).value_or(0)};
+    l.erased_at = r.opt_time(c++);
+    l.stage_changed_at = r.time(c++);
+    l.status_changed_at = r.opt_time(c++);
+    l.created_at = r.time(c++);
+    l.updated_at = r.time(c++);
+    l.last_seen_at = r.opt_time(c++);
+    return l;
+}
+
+// Fills identities and tags for a set of leads with two queries.
+void attach_identities_and_tags(SqlExec& ex, std::vector<core::LeadRecord>& leads) {
+    if (leads.empty()) return;
+    std::map<std::int64_t, core::LeadRecord*> by_id;
+    SqlQuery ids("SELECT lead_id, channel_id, external_user_id FROM lead_identities WHERE lead_id IN (");
+    SqlQuery tags("SELECT lead_id, tag FROM lead_tags WHERE lead_id IN (");
+    bool first = true;
+    for (auto& l : leads) {
+        by_id[l.id.value] = &l;
+        ids.sql(first ? "" : ",").param(l.id.value);
+        tags.sql(first ? "" : ",").param(l.id.value);
+        first = false;
+    }
+    ids.sql(") ORDER BY lead_id, created_at, channel_id");
+    tags.sql(") ORDER BY lead_id, tag");
+    ex.query(ids, [&](const SqlRow& r) {
+        if (auto it = by_id.find(r.i64(0)); it != by_id.end()) {
+            it->second->identities.push_back(core::IdentityKey{r.text(1), r.text(2)});
+        }
+    });
+    ex.query(tags, [&](const SqlRow& r) {
+        if (auto it = by_id.find(r.i64(0)); it != by_id.end()) it->second->tags.push_back(r.text(1));
+    });
+}
+
+// LIKE '%text%' with '!' as the escape character (the same in both dialects, unlike '\\').
+std::string like_pattern(std::string_view text) {
+    std::string p = "%";
+    for (char c : text) {
+        if (c == '%' || c == '_' || c == '!') p += '!';
+        p += c;
+    }
+    p += '%';
+    return p;
+}
+
+void add_filters(SqlQuery& q, const core::LeadFilter& f) {
+    if (f.stage) q.sql(" AND l.stage = ").param(*f.stage);
+    if (f.status) q.sql(" AND l.status = ").param(*f.status);
+    if (f.grade) q.sql(" AND l.grade = ").param(*f.grade);
+    if (f.segment) q.sql(" AND l.segment = ").param(*f.segment);
+    if (f.source) q.sql(" AND l.source_kind = ").param(*f.source);
+    if (f.campaign) q.sql(" AND l.source_campaign = ").param(*f.campaign);
+    if (f.owner) {
+        if (f.owner_or_pool) {
+            q.sql(" AND (l.owner = ").param(*f.owner).sql(" OR l.owner = '')");
+        } else {
+            q.sql(" AND l.owner = ").param(*f.owner);
+        }
+    }
+    if (f.tag) q.sql(" AND EXISTS (SELECT 1 FROM lead_tags t WHERE t.lead_id = l.id AND t.tag = ").param(*f.tag).sql(")");
+    if (f.channel) {
+        q.sql(" AND EXISTS (SELECT 1 FROM lead_identities i WHERE i.lead_id = l.id AND i.channel_id = ")
+            .param(*f.channel)
+            .sql(")");
+    }
+    if (f.text) {
+        const auto p = like_pattern(*f.text);
+        q.sql(" AND (l.display_name LIKE ").param(p).sql(" ESCAPE '!' OR l.username LIKE ").param(p);
+        q.sql(" ESCAPE '!' OR l.company LIKE ").param(p).sql(" ESCAPE '!')");
+    }
+    if (f.created_from) q.sql(" AND l.created_at >= ").param(*f.created_from);
+    if (f.created_to) q.sql(" AND l.created_at < ").param(*f.created_to);
+    if (f.updated_from) q.sql(" AND l.updated_at >= ").param(*f.updated_from);
+    if (f.updated_to) q.sql(" AND l.updated_at < ").param(*f.updated_to);
+}
+
+void add_funnel_filters(SqlQuery& q, const core::FunnelQuery& f, const char* alias) {
+    const std::string a = alias;
+    q.sql(" WHERE " + a + ".merged_into IS NULL");
+    if (f.source) q.sql(" AND " + a + ".source_kind = ").param(*f.source);
+    if (f.channel) q.sql(" AND " + a + ".source_channel = ").param(*f.channel);
+    if (f.from) q.sql(" AND " + a + ".created_at >= ").param(*f.from);
+    if (f.to) q.sql(" AND " + a + ".created_at < ").param(*f.to);
+}
+
+bool funnel_filtered(const core::FunnelQuery& f) { return f.source || f.channel || f.from || f.to; }
+
+void apply_lead_update(SqlExec& ex, const core::LeadUpdate& u) {
+    SqlQuery q("UPDATE leads SET updated_at = ");
+    q.param(u.at);
+    auto set = [&](const char* col, const auto& v) {
+        if (v) q.sql(std::string(", ") + col + " = ").param(*v);
+    };
+    set("display_name", u.display_name);
+    set("username", u.username);
+    set("language", u.language);
+    set("phone", u.phone);
+    set("email", u.email);
+    set("company", u.company);
+    set("title", u.title);
+    set("region", u.region);
+    set("industry", u.industry);
+    if (u.company_size) q.sql(", company_size = ").param(*u.company_size);
+    set("custom_fields", u.custom_fields);
+    set("notes", u.notes);
+    set("owner", u.owner);
+    if (u.stage) q.sql(", stage = ").param(*u.stage).sql(", stage_changed_at = ").param(u.at);
+    if (u.max_stage_index) q.sql(", max_stage_index = ").param(*u.max_stage_index);
+    if (u.status) q.sql(", status = ").param(*u.status).sql(", status_changed_at = ").param(u.at);
+    set("lifecycle", u.lifecycle);
+    set("segment", u.segment);
+    if (u.deal_value) q.sql(", deal_value = ").param(*u.deal_value);
+    set("currency", u.currency);
+    set("lost_reason", u.lost_reason);
+    set("phone_verified", u.phone_verified);
+    set("email_verified", u.email_verified);
+    set("demographic_score", u.demographic_score);
+    set("behavioral_score", u.behavioral_score);
+    set("score_at", u.score_at);
+    set("score", u.score);
+    set("grade", u.grade);
+    if (u.grade_expires_at) q.sql(", grade_expires_at = ").param(*u.grade_expires_at);
+    if (u.merged_into) q.sql(", merged_into = ").param(u.merged_into->value);
+    if (u.opted_out) {
+        // opted_out_at first: it reads the old opted_out (MySQL assigns left to right).
+        if (*u.opted_out) {
+            q.sql(", opted_out_at = CASE WHEN opted_out = 0 THEN ").param(u.at).sql(" ELSE opted_out_at END");
+        } else {
+            q.sql(", opted_out_at = NULL");
+        }
+        q.sql(", opted_out = ").param(*u.opted_out);
+    }
+    set("unreachable", u.unreachable);
+    if (u.last_seen_at) {
+        q.sql(", last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ")
+            .param(*u.last_seen_at)
+            .sql(" THEN ")
+            .param(*u.last_seen_at)
+            .sql(" ELSE last_seen_at END");
+    }
+    if (u.referral_count_delta != 0) q.sql(", referral_count = referral_count + ").param(u.referral_count_delta);
+    q.sql(" WHERE id = ").param(u.id.value);
+    ex.run(q);
+}
+
+// Moves rows keyed by (lead_id, ...) from source to target; rows the target already has stay the
+// target's, the source's duplicates go.
+void move_keyed(SqlExec& ex, const char* table, std::int64_t source, std::int64_t target) {
+    const bool sqlite = ex.dialect() == Dialect::kSqlite;
+    ex.run(SqlQuery(std::string(sqlite ? "UPDATE OR IGNORE " : "UPDATE IGNORE ") + table + " SET lead_id = ")
+               .param(target)
+               .sql(" WHERE lead_id = ")
+               .param(source));
+    ex.run(SqlQuery(std::string("DELETE FROM ") + table + " WHERE lead_id = ").param(source));
+}
+
+void apply_merge(SqlExec& ex, const core::MergeRow& m) {
+    const auto s = m.source.value;
+    const auto t = m.target.value;
+    for (const char* table : {"lead_identities", "events", "lead_touches", "score_entries", "stage_history"}) {
+        ex.run(SqlQuery(std::string("UPDATE ") + table + " SET lead_id = ").param(t).sql(" WHERE lead_id = ").param(s));
+    }
+    move_keyed(ex, "lead_tags", s, t);
+    move_keyed(ex, "lead_rule_totals", s, t);
+    ex.run(SqlQuery(ex.dialect() == Dialect::kSqlite ? "UPDATE OR IGNORE group_members SET lead_id = "
+                                                     : "UPDATE IGNORE group_members SET lead_id = ")
+               .param(t)
+               .sql(" WHERE lead_id = ")
+               .param(s));
+    ex.run(SqlQuery("DELETE FROM group_members WHERE lead_id = ").param(s));
+    ex.run(SqlQuery("UPDATE outbox SET lead_id = ").param(t).sql(" WHERE lead_id = ").param(s));
+    ex.run(SqlQuery("UPDATE leads SET referred_by = ").param(t).sql(" WHERE referred_by = ").param(s));
+    ex.run(SqlQuery("UPDATE leads SET merged_into = ")
+               .param(t)
+               .sql(", updated_at = ")
+               .param(m.at)
+               .sql(" WHERE id = ")
+               .param(s));
+    ex.run(SqlQuery("UPDATE leads SET merged_into = ").param(t).sql(" WHERE merged_into = ").param(s));
+    ex.run(SqlQuery("INSERT INTO lead_merges (source_id, target_id, actor, reason, snapshot, at) VALUES (")
+               .param(s)
+               .sql(", ")
+               .param(t)
+               .sql(", ")
+               .param(m.actor)
+               .sql(", ")
+               .param(m.reason)
+               .sql(", ")
+               .param(m.snapshot)
+               .sql(", ")
+               .param(m.at)
+               .sql(")"));
+}
+
+void apply_erase(SqlExec& ex, const core::EraseRow& e) {
+    const auto id = e.lead_id.value;
+    ex.run(SqlQuery("UPDATE leads SET display_name = '', username = '', language = '', phone = '', email = '', "
+                    "company = '', title = '', region = '', industry = '', company_size = NULL, "
+                    "custom_fields = '{}', notes = '', source_detail = '', lost_reason = '', opted_out = 1, "
+                    "unreachable = 1, phone_verified = 0, email_verified = 0, erased_at = ")
+               .param(e.at)
+               .sql(", updated_at = ")
+               .param(e.at)
+               .sql(" WHERE id = ")
+               .param(id));
+    // The timeline keeps its shape (kinds and times count in analytics); what was said goes.
+    ex.run(SqlQuery("UPDATE events SET data = '{}' WHERE lead_id = ").param(id));
+    ex.run(SqlQuery("DELETE FROM lead_identities WHERE lead_id = ").param(id));
+    ex.run(SqlQuery("UPDATE outbox SET body = '{}', chat_id = '', last_error = '', "
+                    "status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END WHERE lead_id = ")
+               .param(id));
+    ex.run(SqlQuery("UPDATE lead_touches SET detail = '', referral_code = '' WHERE lead_id = ").param(id));
+    ex.run(SqlQuery("UPDATE score_entries SET reason = '' WHERE lead_id = ").param(id));
+    ex.run(SqlQuery("UPDATE stage_history SET reason = '' WHERE lead_id = ").param(id));
+    ex.run(SqlQuery("UPDATE lead_merges SET snapshot = '{}' WHERE source_id = ").param(id).sql(" OR target_id = ").param(id));
+}
+
+}  // namespace
+
+std::optional<core::LeadRecord> get_lead(SqlExec& ex, core::LeadId id, bool for_update) {
+    SqlQuery q(std::string("SELECT ") + kLeadColumns + " FROM leads l WHERE l.id = ");
+    q.param(id.value);
+    if (for_update && ex.dialect() == Dialect::kMysql) q.sql(" FOR UPDATE");
+    std::vector<core::LeadRecord> out;
+    ex.query(q, [&](const SqlRow& r) { out.push_back(read_lead(r)); });
+    if (out.empty()) return std::nullopt;
+    attach_identities_and_tags(ex, out);
+    return std::move(out.front());
+}
+
+core::LeadPage list_leads(SqlExec& ex, const core::LeadFilter& filter, const std::optional<core::LeadCursor>& after,
+                          int limit) {
+    SqlQuery q(std::string("SELECT ") + kLeadColumns + " FROM leads l WHERE l.merged_into IS NULL");
+    add_filters(q, filter);
+    if (after) {
+        q.sql(" AND (l.created_at < ").param(after->created_at).sql(" OR (l.created_at = ").param(after->created_at);
+        q.sql(" AND l.id < ").param(after->id.value).sql("))");
+    }
+    q.sql(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").param(limit + 1);
+    core::LeadPage page;
+    ex.query(q, [&](const SqlRow& r) { page.items.push_back(read_lead(r)); });
+    if (static_cast<int>(page.items.size()) > limit) {
+        page.items.pop_back();
+        page.next = core::LeadCursor{page.items.back().created_at, page.items.back().id};
+    }
+    attach_identities_and_tags(ex, page.items);
+    return page;
+}
+
+std::vector<core::StageHistoryRecord> stage_history(SqlExec& ex, core::LeadId id) {
+    std::vector<core::StageHistoryRecord> out;
+    ex.query(SqlQuery("SELECT stage, entered_at, left_at, actor, reason FROM stage_history WHERE lead_id = ")
+                 .param(id.value)
+                 .sql(" ORDER BY id"),
+             [&](const SqlRow& r) {
+                 out.push_back(core::StageHistoryRecord{r.text(0), r.time(1), r.opt_time(2), r.text(3), r.text(4)});
+             });
+    return out;
+}
+
+std::vector<core::ScoreEntryRecord> score_entries(SqlExec& ex, core::LeadId id) {
+    std::vector<core::ScoreEntryRecord> out;
+    ex.query(SqlQuery("SELECT rule_id, points, reason, behavioral, at FROM score_entries WHERE lead_id = ")
+                 .param(id.value)
+                 .sql(" ORDER BY id"),
+             [&](const SqlRow& r) {
+                 out.push_back(core::ScoreEntryRecord{r.text(0), static_cast<int>(r.i64(1)), r.text(2), r.i64(3) != 0,
+                                                      r.time(4)});
+             });
+    return out;
+}
+
+std::vector<core::MergeRecord> list_merges(SqlExec& ex, std::optional<std::int64_t> before_id, int limit) {
+    SqlQuery q("SELECT id, source_id, target_id, actor, reason, at FROM lead_merges");
+    if (before_id) q.sql(" WHERE id < ").param(*before_id);
+    q.sql(" ORDER BY id DESC LIMIT ").param(limit);
+    std::vector<core::MergeRecord> out;
+    ex.query(q, [&](const SqlRow& r) {
+        out.push_back(core::MergeRecord{r.i64(0), core::LeadId{r.i64(1)}, core::LeadId{r.i64(2)}, r.text(3), r.text(4),
+                                        r.time(5)});
+    });
+    return out;
+}
+
+core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
+    core::FunnelStats s;
+    const auto& stages = f.stage_probabilities;
+    std::map<std::string, std::int64_t> stage_counts;
+    {
+        SqlQuery q("SELECT stage, COUNT(*) FROM leads l");
+        add_funnel_filters(q, f, "l");
+        q.sql(" GROUP BY stage");
+        ex.query(q, [&](const SqlRow& r) {
+            stage_counts[r.text(0)] = r.i64(1);
+            s.total += r.i64(1);
+        });
+    }
+    for (const auto& [stage, p] : stages) {
+        s.by_stage.emplace_back(stage, stage_counts.count(stage) ? stage_counts[stage] : 0);
+    }
+    {
+        SqlQuery q("SELECT status, COUNT(*) FROM leads l");
+        add_funnel_filters(q, f, "l");
+        q.sql(" GROUP BY status ORDER BY status");
+        ex.query(q, [&](const SqlRow& r) { s.by_status.emplace_back(r.text(0), r.i64(1)); });
+    }
+    {
+        std::vector<std::int64_t> at_index(stages.size() + 1, 0);
+        SqlQuery q("SELECT max_stage_index, COUNT(*) FROM leads l");
+        add_funnel_filters(q, f, "l");
+        q.sql(" GROUP BY max_stage_index");
+        ex.query(q, [&](const SqlRow& r) {
+            const auto i = std::clamp<std::int64_t>(r.i64(0), 0, static_cast<std::int64_t>(stages.size()));
+            at_index[static_cast<std::size_t>(i)] += r.i64(1);
+        });
+        s.reached.assign(stages.size(), 0);
+        std::int64_t running = 0;
+        for (std::size_t i = stages.size(); i-- > 0;) {
+            running += at_index[i];
+            s.reached[i] = running;
+        }
+    }
+    // Median finished stay per stage: the middle row of the stage's durations, in index order.
+    for (const auto& [stage, p] : stages) {
+        SqlQuery count("SELECT COUNT(*) FROM stage_history h");
+        if (funnel_filtered(f)) {
+            count.sql(" JOIN leads l ON l.id = h.lead_id");
+            add_funnel_filters(count, f, "l");
+            count.sql(" AND");
+        } else {
+            count.sql(" WHERE");
+        }
+        count.sql(" h.stage = ").param(stage).sql(" AND h.duration_ms IS NOT NULL");
+        const auto n = ex.scalar_i64(count).value_or(0);
+        if (n == 0) {
+            s.median_ms_in_stage.emplace_back(std::nullopt);
+            continue;
+        }
+        SqlQuery mid("SELECT h.duration_ms FROM stage_history h");
+        if (funnel_filtered(f)) {
+            mid.sql(" JOIN leads l ON l.id = h.lead_id");
+            add_funnel_filters(mid, f, "l");
+            mid.sql(" AND");
+        } else {
+            mid.sql(" WHERE");
+        }
+        mid.sql(" h.stage = ").param(stage).sql(" AND h.duration_ms IS NOT NULL ORDER BY h.duration_ms LIMIT 1 OFFSET ");
+        mid.param((n - 1) / 2);
+        s.median_ms_in_stage.emplace_back(ex.scalar_i64(mid));
+    }
+    {
+        SqlQuery q("SELECT currency, SUM(deal_value), SUM(deal_value * CASE stage");
+        for (const auto& [stage, p] : stages) q.sql(" WHEN ").param(stage).sql(" THEN ").param(p);
+        q.sql(" ELSE 0 END) FROM leads l");
+        add_funnel_filters(q, f, "l");
+        q.sql(" AND l.deal_value IS NOT NULL AND l.stage NOT IN ('won', 'lost') GROUP BY currency ORDER BY currency");
+        ex.query(q, [&](const SqlRow& r) {
+            s.pipeline_value.emplace_back(r.text(0), r.i64(1));
+            s.weighted_pipeline.emplace_back(r.text(0), r.f64(2) / 100.0);
+        });
+    }
+    return s;
+}
+
+std::vector<core::LeadRecord> leads_with_grade_due(SqlExec& ex, core::Timestamp now, int limit) {
+    SqlQuery q(std::string("SELECT ") + kLeadColumns + " FROM leads l WHERE l.grade_expires_at <= ");
+    q.param(now).sql(" AND l.merged_into IS NULL ORDER BY l.grade_expires_at LIMIT ").param(limit);
+    std::vector<core::LeadRecord> out;
+    ex.query(q, [&](const SqlRow& r) { out.push_back(read_lead(r)); });
+    return out;
+}
+
+std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span<const std::string> rule_ids) {
+    std::vector<core::RuleTotal> out;
+    if (rule_ids.empty()) return out;
+    SqlQuery q("SELECT rule_id, total, period_start, period_points FROM lead_rule_totals WHERE lead_id = ");
+    q.param(id.value).sql(" AND rule_id IN (");
+    for (std::size_t i = 0; i < rule_ids.size(); ++i) q.sql(i ? "," : "").param(rule_ids[i]);
+    q.sql(")");
+    ex.query(q, [&](const SqlRow& r) { out.push_back(core::RuleTotal{r.text(0), r.i64(1), r.time(2), r.i64(3)}); });
+    return out;
+}
+
+std::vector<core::LeadId> leads_with_verified(SqlExec& ex, std::string_view phone, std::string_view email,
+                                              core::LeadId except) {
+    std::vector<core::LeadId> out;
+    if (phone.empty() && email.empty()) return out;
+    SqlQuery q("SELECT id FROM leads WHERE merged_into IS NULL AND erased_at IS NULL AND id <> ");
+    q.param(except.value).sql(" AND (");
+    bool any = false;
+    if (!phone.empty()) {
+        q.sql("(phone = ").param(phone).sql(" AND phone_verified = 1)");
+        any = true;
+    }
+    if (!email.empty()) q.sql(any ? " OR " : "").sql("(email = ").param(email).sql(" AND email_verified = 1)");
+    q.sql(") ORDER BY created_at, id");
+    ex.query(q, [&](const SqlRow& r) { out.push_back(core::LeadId{r.i64(0)}); });
+    return out;
+}
+
+void apply_extended(SqlExec& ex, const core::WriteSet& w) {
+    const bool sqlite = ex.dialect() == Dialect::kSqlite;
+    for (const auto& u : w.lead_updates) {
+        if (u.extended()) apply_lead_update(ex, u);
+    }
+    for (const auto& t : w.tags) {
+        if (t.add) {
+            ex.run(SqlQuery(sqlite ? "INSERT OR IGNORE INTO lead_tags (lead_id, tag) VALUES ("
+                                   : "INSERT IGNORE INTO lead_tags (lead_id, tag) VALUES (")
+                       .param(t.lead_id.value)
+                       .sql(", ")
+                       .param(t.tag)
+                       .sql(")"));
+        } else {
+            ex.run(SqlQuery("DELETE FROM lead_tags WHERE lead_id = ").param(t.lead_id.value).sql(" AND tag = ").param(t.tag));
+        }
+    }
+    for (const auto& c : w.stage_changes) {
+        ex.run(SqlQuery("UPDATE stage_history SET left_at = ")
+                   .param(c.at)
+                   .sql(", duration_ms = ")
+                   .param(c.at)
+                   .sql(" - entered_at WHERE lead_id = ")
+                   .param(c.lead_id.value)
+                   .sql(" AND left_at IS NULL"));
+        ex.run(SqlQuery("INSERT INTO stage_history (lead_id, stage, entered_at, actor, reason) VALUES (")
+                   .param(c.lead_id.value)
+                   .sql(", ")
+                   .param(c.to)
+                   .sql(", ")
+                   .param(c.at)
+                   .sql(", ")
+                   .param(c.actor)
+                   .sql(", ")
+                   .param(c.reason)
+                   .sql(")"));
+    }
+    for (const auto& e : w.score_entries) {
+        ex.run(SqlQuery("INSERT INTO score_entries (lead_id, rule_id, points, reason, behavioral, at) VALUES (")
+                   .param(e.lead_id.value)
+                   .sql(", ")
+                   .param(e.rule_id)
+                   .sql(", ")
+                   .param(e.points)
+                   .sql(", ")
+                   .param(e.reason)
+                   .sql(", ")
+                   .param(e.behavioral)
+                   .sql(", ")
+                   .param(e.at)
+                   .sql(")"));
+    }
+    for (const auto& t : w.rule_totals) {
+        SqlQuery q("INSERT INTO lead_rule_totals (lead_id, rule_id, total, period_start, period_points) VALUES (");
+        q.param(t.lead_id.value).sql(", ").param(t.rule_id).sql(", ").param(t.total).sql(", ").param(t.period_start);
+        q.sql(", ").param(t.period_points).sql(")");
+        if (sqlite) {
+            q.sql(" ON CONFLICT (lead_id, rule_id) DO UPDATE SET total = excluded.total, "
+                  "period_start = excluded.period_start, period_points = excluded.period_points");
+        } else {
+            q.sql(" ON DUPLICATE KEY UPDATE total = VALUES(total), period_start = VALUES(period_start), "
+                  "period_points = VALUES(period_points)");
+        }
+        ex.run(q);
+    }
+    for (const auto& m : w.merges) apply_merge(ex, m);
+    for (const auto& e : w.erasures) apply_erase(ex, e);
+}
+
+}  // namespace leadhatch::adapters::storage::queries

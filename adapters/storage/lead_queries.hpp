@@ -1,0 +1,32 @@
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "adapters/storage/sql_query.hpp"
+#include "core/storage/storage.hpp"
+
+// Lead, funnel and scoring queries written once for both dialects (standard SQL with '?'
+// placeholders; the few dialect differences are switched on SqlExec::dialect()). Each backend
+// runs them on its own connection.
+namespace leadhatch::adapters::storage::queries {
+
+std::optional<core::LeadRecord> get_lead(SqlExec& ex, core::LeadId id, bool for_update = false);
+core::LeadPage list_leads(SqlExec& ex, const core::LeadFilter& filter, const std::optional<core::LeadCursor>& after,
+                          int limit);
+std::vector<core::StageHistoryRecord> stage_history(SqlExec& ex, core::LeadId id);
+std::vector<core::ScoreEntryRecord> score_entries(SqlExec& ex, core::LeadId id);
+std::vector<core::MergeRecord> list_merges(SqlExec& ex, std::optional<std::int64_t> before_id, int limit);
+core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& query);
+std::vector<core::LeadRecord> leads_with_grade_due(SqlExec& ex, core::Timestamp now, int limit);
+std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span<const std::string> rule_ids);
+std::vector<core::LeadId> leads_with_verified(SqlExec& ex, std::string_view phone, std::string_view email,
+                                              core::LeadId except);
+
+// The part of a WriteSet beyond the inbound hot path: record-changing lead updates, tags, stage
+// changes, score entries, rule totals, merges and erasures, in that order.
+void apply_extended(SqlExec& ex, const core::WriteSet& w);
+
+}  // namespace leadhatch::adapters::storage::queries

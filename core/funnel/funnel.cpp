@@ -1,0 +1,291 @@
+#include "core/funnel/funnel.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace leadhatch::core {
+namespace {
+
+using nlohmann::json;
+
+// Collects the problems of one file; paths are JSON paths ("stages[3].probability").
+class Problems {
+public:
+    Problems(std::string source, std::vector<TemplateProblem>& out)
+        : source_(std::move(source)), out_(out), start_(out.size()) {}
+
+    void add(const std::string& path, std::string message) {
+        out_.push_back({path.empty() ? source_ : source_ + ": " + path, std::move(message)});
+    }
+    std::size_t count() const { return out_.size() - start_; }
+    Error error() const {
+        const auto& first = out_[start_];
+        std::string message = first.path + ": " + first.message;
+        if (count() > 1) message += " (and " + std::to_string(count() - 1) + " more)";
+        return Error{"invalid_config", std::move(message), source_};
+    }
+
+private:
+    std::string source_;
+    std::vector<TemplateProblem>& out_;
+    std::size_t start_;
+};
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+std::string json_error_text(const json::exception& e) {
+    std::string_view what = e.what();
+    if (auto end = what.find("] "); what.starts_with("[json.exception.") && end != std::string_view::npos) {
+        what.remove_prefix(end + 2);
+    }
+    return std::string(what);
+}
+
+std::string join(const std::string& path, std::string_view key) {
+    return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+std::string expected_list(std::initializer_list<std::string_view> keys) {
+    std::string out;
+    for (auto k : keys) {
+        if (!out.empty()) out += ", ";
+        out += k;
+    }
+    return out;
+}
+
+void check_keys(const json& obj, const std::string& path, std::initializer_list<std::string_view> allowed,
+                Problems& p) {
+    for (const auto& [key, value] : obj.items()) {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+            p.add(join(path, key), "unknown key (expected " + expected_list(allowed) + ")");
+        }
+    }
+}
+
+std::optional<std::string> read_string(const json& obj, const std::string& path, std::string_view key, bool required,
+                                       Problems& p) {
+    const std::string here = join(path, key);
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+        if (required) p.add(here, "required, a non-empty string");
+        return std::nullopt;
+    }
+    if (!it->is_string()) {
+        p.add(here, std::string("must be a string, not ") + it->type_name());
+        return std::nullopt;
+    }
+    auto value = it->get<std::string>();
+    if (value.empty()) {
+        p.add(here, "must not be empty");
+        return std::nullopt;
+    }
+    return value;
+}
+
+std::optional<bool> read_bool(const json& obj, const std::string& path, std::string_view key, Problems& p) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    if (!it->is_boolean()) {
+        p.add(join(path, key), std::string("must be true or false, not ") + it->type_name());
+        return std::nullopt;
+    }
+    return it->get<bool>();
+}
+
+std::optional<int> read_int(const json& obj, const std::string& path, std::string_view key, bool required,
+                            std::int64_t min, std::int64_t max, Problems& p) {
+    const std::string here = join(path, key);
+    const std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+        if (required) p.add(here, "required, " + range);
+        return std::nullopt;
+    }
+    if (!it->is_number_integer()) {
+        p.add(here, "must be " + range);
+        return std::nullopt;
+    }
+    const bool too_big = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max);
+    const auto v = it->get<std::int64_t>();
+    if (too_big || v < min || v > max) {
+        p.add(here, "must be " + range);
+        return std::nullopt;
+    }
+    return static_cast<int>(v);
+}
+
+bool valid_id(std::string_view id) {
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+}
+
+bool has_text(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) { return c != ' ' && c != '\t' && c != '\n' && c != '\r'; });
+}
+
+StageDef stage(std::string id, std::string label, int probability, bool terminal = false,
+               bool requires_reason = false) {
+    return StageDef{std::move(id), std::move(label), probability, terminal, requires_reason};
+}
+
+}  // namespace
+
+FunnelConfig default_funnel() {
+    FunnelConfig config;
+    config.stages = {
+        stage("opportunity", "Opportunity", 0),
+        stage("identified", "Identified", 10),
+        stage("demo", "Demo", 30),
+        stage("decision_maker", "Decision maker", 50),
+        stage("negotiation", "Negotiation", 70),
+        stage("contract", "Contract", 90),
+        stage("won", "Won", 100, true),
+        stage("lost", "Lost", 0, true, true),
+    };
+    config.allow_backward = true;
+    return config;
+}
+
+Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::string& source,
+                                    std::vector<TemplateProblem>& problems) {
+    Problems p(source, problems);
+    json doc;
+    try {
+        doc = json::parse(json_text);
+    } catch (const json::parse_error& e) {
+        p.add("", "not valid JSON: " + json_error_text(e));
+        return p.error();
+    }
+    if (!doc.is_object()) {
+        p.add("", "must be a JSON object with \"stages\"");
+        return p.error();
+    }
+    check_keys(doc, "", {"stages", "allow_backward"}, p);
+
+    FunnelConfig config;
+    if (auto b = read_bool(doc, "", "allow_backward", p)) config.allow_backward = *b;
+
+    // Parsed stages with their position in the file, for the order checks below.
+    std::vector<std::pair<std::size_t, StageDef>> parsed;
+    auto stages = doc.find("stages");
+    if (stages == doc.end()) {
+        p.add("stages", "required, an array of stages in funnel order");
+    } else if (!stages->is_array()) {
+        p.add("stages", std::string("must be an array of stages, not ") + stages->type_name());
+    } else if (stages->size() < 2) {
+        p.add("stages", "needs at least two stages");
+    } else {
+        std::map<std::string, std::size_t> seen;
+        for (std::size_t i = 0; i < stages->size(); ++i) {
+            const json& s = (*stages)[i];
+            const std::string path = index("stages", i);
+            if (!s.is_object()) {
+                p.add(path, std::string("must be an object with id and probability, not ") + s.type_name());
+                continue;
+            }
+            check_keys(s, path, {"id", "label", "probability", "terminal", "requires_reason"}, p);
+            StageDef def;
+            bool ok = true;
+            if (auto id = read_string(s, path, "id", true, p)) {
+                if (!valid_id(*id)) {
+                    p.add(join(path, "id"), "use letters, digits, '_' and '-'");
+                    ok = false;
+                } else if (auto [it, fresh] = seen.emplace(*id, i); !fresh) {
+                    p.add(join(path, "id"),
+                          "duplicate stage id '" + *id + "' (first at " + index("stages", it->second) + ")");
+                    ok = false;
+                }
+                def.id = *id;
+            } else {
+                ok = false;
+            }
+            if (s.contains("label")) {
+                if (auto label = read_string(s, path, "label", false, p)) def.label = *label;
+            }
+            if (def.label.empty()) def.label = def.id;
+            if (auto prob = read_int(s, path, "probability", true, 0, 100, p)) {
+                def.probability = *prob;
+            } else {
+                ok = false;
+            }
+            if (auto t = read_bool(s, path, "terminal", p)) def.terminal = *t;
+            if (auto r = read_bool(s, path, "requires_reason", p)) def.requires_reason = *r;
+            if (ok) parsed.emplace_back(i, std::move(def));
+        }
+    }
+
+    // Order rules: reopened leads go back to the first stage, so it must be open; and "forward"
+    // must never lead out of a terminal stage into an open one.
+    if (!parsed.empty() && parsed.front().first == 0 && parsed.front().second.terminal) {
+        p.add("stages[0].terminal", "the first stage cannot be terminal: reopened leads return to it");
+    }
+    for (std::size_t a = 0; a < parsed.size(); ++a) {
+        if (!parsed[a].second.terminal || parsed[a].first == 0) continue;
+        auto open_after = std::find_if(parsed.begin() + static_cast<std::ptrdiff_t>(a) + 1, parsed.end(),
+                                       [](const auto& e) { return !e.second.terminal; });
+        if (open_after != parsed.end()) {
+            p.add(join(index("stages", parsed[a].first), "terminal"), "terminal stages come after every open stage ('" +
+                                                                          open_after->second.id + "' follows '" +
+                                                                          parsed[a].second.id + "')");
+            break;
+        }
+    }
+
+    if (p.count() > 0) return p.error();
+    for (auto& [i, def] : parsed) config.stages.push_back(std::move(def));
+    return config;
+}
+
+Funnel::Funnel(FunnelConfig config) : config_(std::move(config)) {
+    if (config_.stages.empty()) throw std::invalid_argument("a funnel needs at least one stage");
+}
+
+const StageDef* Funnel::stage(std::string_view id) const {
+    auto it = std::find_if(config_.stages.begin(), config_.stages.end(), [&](const StageDef& s) { return s.id == id; });
+    return it == config_.stages.end() ? nullptr : &*it;
+}
+
+int Funnel::index(std::string_view id) const {
+    for (std::size_t i = 0; i < config_.stages.size(); ++i) {
+        if (config_.stages[i].id == id) return static_cast<int>(i);
+    }
+    return -1;
+}
+
+TransitionCheck Funnel::can_move(std::string_view from, std::string_view to, std::string_view reason) const {
+    auto refuse = [](std::string why) { return TransitionCheck{false, std::move(why)}; };
+    const int from_i = index(from);
+    const int to_i = index(to);
+    if (from_i < 0) return refuse("unknown stage '" + std::string(from) + "'");
+    if (to_i < 0) return refuse("unknown stage '" + std::string(to) + "'");
+    if (from_i == to_i) return refuse("already in stage " + std::string(from));
+
+    const StageDef& source = config_.stages[static_cast<std::size_t>(from_i)];
+    const StageDef& target = config_.stages[static_cast<std::size_t>(to_i)];
+    const bool reasoned = has_text(reason);
+    if (source.terminal) {
+        if (to_i != 0) return refuse("cannot move from " + source.id + ": reopen to " + first().id + " with a reason");
+        if (!reasoned) return refuse("reopening from " + source.id + " to " + target.id + " needs a reason");
+        return {true, {}};
+    }
+    if (target.requires_reason && !reasoned) return refuse(target.id + " needs a reason");
+    if (to_i < from_i) {
+        if (!config_.allow_backward) {
+            return refuse("moving back from " + source.id + " to " + target.id + " is not allowed");
+        }
+        if (!reasoned) return refuse("moving back from " + source.id + " to " + target.id + " needs a reason");
+    }
+    return {true, {}};
+}
+
+}  // namespace leadhatch::core
