@@ -7,6 +7,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "bot/access_tokens.hpp"
 #include "core/error.hpp"
 #include "core/util/json_writer.hpp"
 
@@ -150,14 +151,32 @@ struct OutboxDispatcher::Impl : std::enable_shared_from_this<Impl> {
     }
 
     static Task<void> send(std::shared_ptr<Impl> self, Lane* lane, std::int64_t id) {
-        auto& p = self->pending.at(id);
-        auto request = lane->adapter->build_send(p.message, {});
-        auto response = co_await self->deps.client.send(std::move(request), self->deps.config.request_timeout);
+        const auto message = self->pending.at(id).message;
+        auto* tokens = self->deps.tokens && self->deps.tokens->uses_tokens(message.channel_id) ? self->deps.tokens
+                                                                                                 : nullptr;
+        SendOutcome outcome;
+        // An expired token is refreshed once and the send repeated; it does not count as a try.
+        for (int round = 0; round < 2; ++round) {
+            std::string token;
+            if (tokens) {
+                auto t = co_await tokens->get(message.channel_id);
+                if (!t) {
+                    outcome = SendOutcome{SendOutcome::Kind::kRetry, {}, "no access token"};
+                    break;
+                }
+                token = *t;
+            }
+            auto request = lane->adapter->build_send(message, token);
+            auto response = co_await self->deps.client.send(std::move(request), self->deps.config.request_timeout);
+            outcome = lane->adapter->interpret_send(message, response);
+            if (outcome.kind != SendOutcome::Kind::kTokenExpired || !tokens) break;
+            co_await tokens->invalidate(message.channel_id, token);
+        }
         auto it = self->pending.find(id);
         --lane->in_flight;
         --self->in_flight;
         if (it == self->pending.end()) co_return;
-        self->record(*lane, it->second, lane->adapter->interpret_send(it->second.message, response));
+        self->record(*lane, it->second, outcome);
         self->notify();
     }
 
@@ -324,15 +343,20 @@ void OutboxDispatcher::wake() {
 
 Task<void> OutboxDispatcher::stop() {
     auto impl = impl_;
-    co_await net::post(impl->strand, net::use_awaitable);
-    impl->stopping = true;
-    impl->notify();
-    net::steady_timer t(impl->strand);
-    while (impl->running) {
-        t.expires_after(std::chrono::milliseconds(10));
-        boost::system::error_code ec;
-        co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
-    }
+    // Runs on the dispatcher's strand, like everything that touches its state.
+    co_await net::co_spawn(
+        impl->strand,
+        [impl]() -> Task<void> {
+            impl->stopping = true;
+            impl->notify();
+            net::steady_timer t(impl->strand);
+            while (impl->running) {
+                t.expires_after(std::chrono::milliseconds(10));
+                boost::system::error_code ec;
+                co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
+            }
+        },
+        net::use_awaitable);
 }
 
 }  // namespace leadhatch::bot

@@ -27,6 +27,8 @@ namespace leadhatch::bot {
 // never more often than the crashes make necessary.
 //
 // All state lives on one strand; the storage calls run on the database pool.
+class AccessTokens;
+
 class OutboxDispatcher {
 public:
     struct Channel {
@@ -42,6 +44,7 @@ public:
         Metrics& metrics;
         OutboxConfig config;
         std::map<std::string, Channel> channels;
+        AccessTokens* tokens = nullptr;  // for platforms with access tokens
     };
 
     explicit OutboxDispatcher(Deps deps);

@@ -5,6 +5,7 @@
 #include "adapters/chat/chat_adapter.hpp"
 #include "adapters/chat/telegram/telegram_adapter.hpp"
 #include "adapters/net/http_client.hpp"
+#include "bot/access_tokens.hpp"
 #include "bot/ingest_queue.hpp"
 #include "bot/metrics.hpp"
 #include "bot/outbox_dispatcher.hpp"
@@ -47,8 +48,10 @@ Webhooks::Webhooks(Deps deps) : deps_(deps) {
     co.verify_tls = verify;
     client_ = std::make_unique<adapters::net::HttpClient>(deps_.ioc, co);
 
+    tokens_ = std::make_unique<AccessTokens>(
+        AccessTokens::Deps{deps_.ioc, deps_.db_pool, deps_.storage, *client_, deps_.clock});
     OutboxDispatcher::Deps dd{deps_.ioc, deps_.db_pool, deps_.storage, *client_, deps_.clock, deps_.metrics,
-                              deps_.config.outbox, {}};
+                              deps_.config.outbox, {}, tokens_.get()};
     for (const auto& ch : deps_.config.channels) {
         auto adapter = make_adapter(ch);
         if (!adapter) continue;  // config validation only lets supported platforms through
@@ -65,6 +68,7 @@ Webhooks::Webhooks(Deps deps) : deps_(deps) {
                                                              core::RateLimitSettings{ch.rate_limits.per_second,
                                                                                      ch.rate_limits.per_chat_per_second,
                                                                                      ch.rate_limits.per_group_per_minute}});
+        tokens_->add_channel(ch.id, adapter.get());
         adapters_.emplace(ch.id, std::move(adapter));
     }
     dispatcher_ = std::make_unique<OutboxDispatcher>(std::move(dd));
@@ -72,6 +76,11 @@ Webhooks::Webhooks(Deps deps) : deps_(deps) {
 }
 
 Webhooks::~Webhooks() = default;
+
+const adapters::chat::ChatAdapter* Webhooks::adapter(std::string_view channel_id) const {
+    auto it = adapters_.find(channel_id);
+    return it == adapters_.end() ? nullptr : it->second.get();
+}
 
 void Webhooks::add_routes(const AddRoute& add) {
     auto h = [this](HttpRequest& req, const RouteParams& params) { return handle(req, params); };

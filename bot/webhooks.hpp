@@ -22,6 +22,7 @@ class HttpClient;
 
 namespace leadhatch::bot {
 
+class AccessTokens;
 class IngestQueue;
 class Metrics;
 class OutboxDispatcher;
@@ -50,6 +51,10 @@ public:
     void start();
     Task<void> stop();
 
+    adapters::net::HttpClient& client() { return *client_; }
+    AccessTokens& tokens() { return *tokens_; }
+    const adapters::chat::ChatAdapter* adapter(std::string_view channel_id) const;
+
 private:
     Task<HttpResponse> handle(HttpRequest& req, const RouteParams& params);
 
@@ -57,6 +62,7 @@ private:
     Deps deps_;
     std::map<std::string, std::unique_ptr<adapters::chat::ChatAdapter>, std::less<>> adapters_;
     std::unique_ptr<adapters::net::HttpClient> client_;
+    std::unique_ptr<AccessTokens> tokens_;
     std::unique_ptr<OutboxDispatcher> dispatcher_;
     std::map<std::string, std::unique_ptr<Counters>, std::less<>> counters_;
 };

@@ -458,6 +458,38 @@ std::vector<core::LeadId> leads_with_verified(SqlExec& ex, std::string_view phon
     return out;
 }
 
+std::optional<core::Storage::StoredToken> read_token(SqlExec& ex, std::string_view channel_id) {
+    std::optional<core::Storage::StoredToken> out;
+    ex.query(SqlQuery("SELECT token, expires_at FROM access_tokens WHERE channel_id = ").param(channel_id),
+             [&](const SqlRow& r) {
+                 if (!r.text(0).empty()) out = core::Storage::StoredToken{r.text(0), r.time(1)};
+             });
+    return out;
+}
+
+bool lease_token_refresh(SqlExec& ex, std::string_view channel_id, core::Timestamp now, core::Timestamp lease_until) {
+    ex.run(SqlQuery(ex.dialect() == Dialect::kSqlite ? "INSERT OR IGNORE INTO access_tokens (channel_id) VALUES ("
+                                                     : "INSERT IGNORE INTO access_tokens (channel_id) VALUES (")
+               .param(channel_id)
+               .sql(")"));
+    ex.run(SqlQuery("UPDATE access_tokens SET lease_until = ")
+               .param(lease_until)
+               .sql(" WHERE channel_id = ")
+               .param(channel_id)
+               .sql(" AND lease_until <= ")
+               .param(now));
+    return ex.changes() == 1;
+}
+
+void store_token(SqlExec& ex, std::string_view channel_id, const std::string& token, core::Timestamp expires_at,
+                 core::Timestamp now) {
+    SqlQuery q("UPDATE access_tokens SET lease_until = 0, updated_at = ");
+    q.param(now);
+    if (!token.empty()) q.sql(", token = ").param(token).sql(", expires_at = ").param(expires_at);
+    q.sql(" WHERE channel_id = ").param(channel_id);
+    ex.run(q);
+}
+
 void apply_extended(SqlExec& ex, const core::WriteSet& w) {
     const bool sqlite = ex.dialect() == Dialect::kSqlite;
     for (const auto& u : w.lead_updates) {

@@ -25,6 +25,11 @@ std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span
 std::vector<core::LeadId> leads_with_verified(SqlExec& ex, std::string_view phone, std::string_view email,
                                               core::LeadId except);
 
+std::optional<core::Storage::StoredToken> read_token(SqlExec& ex, std::string_view channel_id);
+bool lease_token_refresh(SqlExec& ex, std::string_view channel_id, core::Timestamp now, core::Timestamp lease_until);
+void store_token(SqlExec& ex, std::string_view channel_id, const std::string& token, core::Timestamp expires_at,
+                 core::Timestamp now);
+
 // The part of a WriteSet beyond the inbound hot path: record-changing lead updates, tags, stage
 // changes, score entries, rule totals, merges and erasures, in that order.
 void apply_extended(SqlExec& ex, const core::WriteSet& w);

@@ -279,6 +279,19 @@ public:
     // `limit` rows; returns how many went.
     virtual std::int64_t prune_processed(Timestamp before, int limit) = 0;
 
+    // Platform access tokens (WeChat, WeCom), shared by every process on this database.
+    struct StoredToken {
+        std::string token;
+        Timestamp expires_at{};
+    };
+    virtual std::optional<StoredToken> read_token(std::string_view channel_id) = 0;
+    // Takes the right to refresh a channel's token until `lease_until` unless another process
+    // holds it; true when taken.
+    virtual bool lease_token_refresh(std::string_view channel_id, Timestamp now, Timestamp lease_until) = 0;
+    // Stores a fresh token and releases the lease. An empty token only releases the lease.
+    virtual void store_token(std::string_view channel_id, const std::string& token, Timestamp expires_at,
+                             Timestamp now) = 0;
+
     // Outbox: claim due rows with a lease (rows whose lease ran out are claimable again: a crashed
     // dispatcher's rows are resumed), then record what happened to each. Claiming does not count as
     // an attempt; complete_outbox stores the attempt count the dispatcher reports.

@@ -888,6 +888,29 @@ std::int64_t MysqlStorage::prune_processed(core::Timestamp before, int limit) {
     });
 }
 
+std::optional<core::Storage::StoredToken> MysqlStorage::read_token(std::string_view channel_id) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::read_token(ex, channel_id);
+    });
+}
+
+bool MysqlStorage::lease_token_refresh(std::string_view channel_id, core::Timestamp now, core::Timestamp lease_until) {
+    return with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::lease_token_refresh(ex, channel_id, now, lease_until);
+    });
+}
+
+void MysqlStorage::store_token(std::string_view channel_id, const std::string& token, core::Timestamp expires_at,
+                               core::Timestamp now) {
+    with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        queries::store_token(ex, channel_id, token, expires_at, now);
+        return 0;
+    });
+}
+
 std::optional<core::LeadId> MysqlStorage::find_lead_by_identity(const core::IdentityKey& key) {
     return with_retry([&](Conn& c) -> std::optional<core::LeadId> {
         SqlText q(c);

@@ -65,6 +65,10 @@ public:
     core::FunnelStats funnel(const core::FunnelQuery& query) override;
     std::vector<core::LeadRecord> leads_with_grade_due(core::Timestamp now, int limit) override;
     std::int64_t prune_processed(core::Timestamp before, int limit) override;
+    std::optional<StoredToken> read_token(std::string_view channel_id) override;
+    bool lease_token_refresh(std::string_view channel_id, core::Timestamp now, core::Timestamp lease_until) override;
+    void store_token(std::string_view channel_id, const std::string& token, core::Timestamp expires_at,
+                     core::Timestamp now) override;
 
     std::vector<core::OutboxRecord> claim_outbox(core::Timestamp now, core::Timestamp lease_until,
                                                  int limit) override;

@@ -637,6 +637,29 @@ std::int64_t SqliteStorage::prune_processed(core::Timestamp before, int limit) {
     });
 }
 
+std::optional<core::Storage::StoredToken> SqliteStorage::read_token(std::string_view channel_id) {
+    auto lease = read();
+    SqliteExec ex(lease.db());
+    return queries::read_token(ex, channel_id);
+}
+
+bool SqliteStorage::lease_token_refresh(std::string_view channel_id, core::Timestamp now, core::Timestamp lease_until) {
+    std::lock_guard lk(write_mu_);
+    return in_transaction(*writer_, [&] {
+        SqliteExec ex(*writer_);
+        return queries::lease_token_refresh(ex, channel_id, now, lease_until);
+    });
+}
+
+void SqliteStorage::store_token(std::string_view channel_id, const std::string& token, core::Timestamp expires_at,
+                                core::Timestamp now) {
+    std::lock_guard lk(write_mu_);
+    in_transaction(*writer_, [&] {
+        SqliteExec ex(*writer_);
+        queries::store_token(ex, channel_id, token, expires_at, now);
+    });
+}
+
 std::optional<core::LeadId> SqliteStorage::find_lead_by_identity(const core::IdentityKey& key) {
     auto lease = read();
     auto& s =

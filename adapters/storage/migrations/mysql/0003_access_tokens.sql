@@ -1,0 +1,8 @@
+-- leadhatch schema v3 (MySQL/MariaDB): platform access tokens shared by every process of a deployment.
+CREATE TABLE access_tokens (
+    channel_id  VARCHAR(64) NOT NULL PRIMARY KEY,
+    token       VARCHAR(1024) NOT NULL DEFAULT '',
+    expires_at  BIGINT NOT NULL DEFAULT 0,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    updated_at  BIGINT NOT NULL DEFAULT 0
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,8 @@
+-- leadhatch schema v3 (SQLite): platform access tokens shared by every process of a deployment.
+CREATE TABLE access_tokens (
+    channel_id  TEXT PRIMARY KEY,
+    token       TEXT NOT NULL DEFAULT '',
+    expires_at  INTEGER NOT NULL DEFAULT 0,
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
