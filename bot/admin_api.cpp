@@ -308,6 +308,7 @@ const std::vector<std::pair<std::string, std::string>>& AdminApi::routes() {
         {"GET", "/api/v1/merges"},
         {"GET", "/api/v1/funnel"},
         {"GET", "/api/v1/outbox"},
+        {"POST", "/api/v1/channels/{id}/qrcodes"},  // served by ChannelApi
     };
     return kRoutes;
 }
@@ -724,7 +725,10 @@ void AdminApi::add_routes(const AddRoute& add) {
             }
         }
         const auto& stages = deps_.leads.funnel().config().stages;
-        for (const auto& s : stages) q.stage_probabilities.emplace_back(s.id, s.probability);
+        for (const auto& s : stages) {
+            q.stage_probabilities.emplace_back(s.id, s.probability);
+            if (s.terminal) q.closed_stages.push_back(s.id);
+        }
         auto stats = co_await offload(pool, [&] { return storage.funnel(q); });
         json out_stages = json::array();
         std::optional<std::int64_t> previous_reached;

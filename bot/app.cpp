@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bot/admin_api.hpp"
+#include "bot/channel_api.hpp"
 #include "bot/http/router.hpp"
 #include "bot/http/server.hpp"
 #include "bot/ingest_queue.hpp"
@@ -46,6 +47,7 @@ struct App::Impl {
     std::unique_ptr<core::ScoringEngine> scoring;
     std::unique_ptr<core::LeadService> leads;
     std::unique_ptr<AdminApi> admin;
+    std::unique_ptr<ChannelApi> channel_api;
     std::unique_ptr<Maintenance> maintenance;
     std::vector<core::ChannelInfo> channel_infos;
     std::unique_ptr<core::IngestProcessor> processor;
@@ -98,6 +100,8 @@ void App::Impl::add_routes() {
     });
     webhooks->add_routes([&](const char* method, const char* pattern, Handler h) { add(method, pattern, std::move(h)); });
     admin->add_routes([&](const char* method, const char* pattern, Handler h) { add(method, pattern, std::move(h)); });
+    channel_api->add_routes(
+        [&](const char* method, const char* pattern, Handler h) { add(method, pattern, std::move(h)); });
 }
 
 net::awaitable<void> App::Impl::migrate_until_done() {
@@ -191,7 +195,11 @@ int App::run() {
         d.scoring = std::make_unique<core::ScoringEngine>(d.bundle.scoring);
         d.leads = std::make_unique<core::LeadService>(*d.funnel, *d.scoring, d.bundle.segments);
         for (const auto& ch : d.config.channels) {
-            d.channel_infos.push_back(core::ChannelInfo{ch.id, ch.platform, ch.default_locale});
+            // WeChat answers in the webhook's reply (passive replies); neither WeChat nor WeCom has
+            // inline keyboards, so buttons become numbered options.
+            const bool wechat = ch.platform == core::Platform::kWechatOa;
+            const bool numbered = wechat || ch.platform == core::Platform::kWecom;
+            d.channel_infos.push_back(core::ChannelInfo{ch.id, ch.platform, ch.default_locale, wechat, numbered});
         }
         d.processor = std::make_unique<core::IngestProcessor>(
             d.templates,
@@ -208,6 +216,7 @@ int App::run() {
         d.webhooks = std::make_unique<Webhooks>(Webhooks::Deps{d.config, d.ioc, d.db_pool, *d.storage, *d.ingest,
                                                                d.metrics, d.clock, d.templates, d.migrated});
         d.admin = std::make_unique<AdminApi>(AdminApi::Deps{d.config, d.db_pool, *d.storage, *d.leads, d.clock});
+        d.channel_api = std::make_unique<ChannelApi>(ChannelApi::Deps{d.config, *d.webhooks, d.clock});
         d.maintenance = std::make_unique<Maintenance>(
             Maintenance::Deps{d.ioc, d.db_pool, *d.storage, *d.leads, d.clock, d.migrated});
         d.add_routes();

@@ -178,15 +178,17 @@ const std::vector<PlatformKeys>& platform_keys() {
     return kKeys;
 }
 
-bool platform_supported(core::Platform p) { return p == core::Platform::kTelegram; }
+bool platform_supported(core::Platform p) {
+    return p == core::Platform::kTelegram || p == core::Platform::kWechatOa || p == core::Platform::kWecom;
+}
 
-std::string supported_platform_list() { return "supported: telegram"; }
+std::string supported_platform_list() { return "supported: telegram, wechat_oa, wecom"; }
 
 std::string default_api_base(core::Platform p) {
     switch (p) {
         case core::Platform::kTelegram: return "https://api.telegram.org";
-        case core::Platform::kWechatOa:
-        case core::Platform::kWecom: return "https://api.weixin.qq.com";
+        case core::Platform::kWechatOa: return "https://api.weixin.qq.com";
+        case core::Platform::kWecom: return "https://qyapi.weixin.qq.com";
         case core::Platform::kSlack: return "https://slack.com/api";
         case core::Platform::kFeishu: return "https://open.feishu.cn";
         case core::Platform::kDingtalk: return "https://api.dingtalk.com";
@@ -481,7 +483,8 @@ ConfigLoad parse_config(const std::string& text, const std::filesystem::path& fi
                     }
                     if (cc.platform == core::Platform::kWechatOa || cc.platform == core::Platform::kWecom) {
                         const auto& aes = cc.credential("encoding_aes_key");
-                        if (!aes.empty() && aes.size() != 43) {
+                        static const std::regex kAesKey("[A-Za-z0-9+/]{43}");
+                        if (!aes.empty() && !std::regex_match(aes, kAesKey)) {
                             r.problem(p + ".encoding_aes_key", "must be 43 characters (Base64 of 32 bytes without '=')");
                         }
                         cc.default_locale = "zh-CN";

@@ -4,6 +4,8 @@
 
 #include "adapters/chat/chat_adapter.hpp"
 #include "adapters/chat/telegram/telegram_adapter.hpp"
+#include "adapters/chat/wechat/wechat_oa_adapter.hpp"
+#include "adapters/chat/wechat/wecom_adapter.hpp"
 #include "adapters/net/http_client.hpp"
 #include "bot/access_tokens.hpp"
 #include "bot/ingest_queue.hpp"
@@ -32,6 +34,29 @@ std::unique_ptr<adapters::chat::ChatAdapter> make_adapter(const ChannelConfig& c
             s.api_base = ch.api_base;
             s.bot_username = ch.bot_username;
             return std::make_unique<adapters::telegram::TelegramAdapter>(std::move(s));
+        }
+        case core::Platform::kWechatOa: {
+            adapters::wechat::WechatOaSettings s;
+            s.channel_id = ch.id;
+            s.app_id = ch.credential("app_id");
+            s.app_secret = ch.credential("app_secret");
+            s.token = ch.credential("token");
+            s.encoding_aes_key = ch.credential("encoding_aes_key");
+            s.api_base = ch.api_base;
+            s.replay_window = ch.replay_window;
+            return std::make_unique<adapters::wechat::WechatOaAdapter>(std::move(s));
+        }
+        case core::Platform::kWecom: {
+            adapters::wechat::WecomSettings s;
+            s.channel_id = ch.id;
+            s.corp_id = ch.credential("corp_id");
+            s.agent_id = ch.credential("agent_id");
+            s.secret = ch.credential("secret");
+            s.token = ch.credential("token");
+            s.encoding_aes_key = ch.credential("encoding_aes_key");
+            s.api_base = ch.api_base;
+            s.replay_window = ch.replay_window;
+            return std::make_unique<adapters::wechat::WecomAdapter>(std::move(s));
         }
         default:
             return nullptr;
@@ -95,6 +120,29 @@ Task<void> Webhooks::stop() {
     client_->close_idle();
 }
 
+// The platform has stopped waiting for this answer: a passive reply in it would be lost. It goes
+// through the outbox instead (its own row; the passive one stays as the record of the attempt).
+Task<void> Webhooks::requeue_late(core::IngestResult& result, const std::string& request_id,
+                                  const std::string& channel_id) {
+    core::WriteSet w;
+    w.now = deps_.clock.now();
+    w.outbox = core::requeue_late_passive(result.replies, w.now);
+    if (w.outbox.empty()) co_return;
+    try {
+        co_await offload(deps_.db_pool, [this, &w] {
+            auto tx = deps_.storage.begin_write();
+            tx->apply(w);
+            tx->commit();
+            return 0;
+        });
+        spdlog::info("req={} channel={} passive reply too late: sent through the outbox", request_id, channel_id);
+        if (dispatcher_) dispatcher_->wake();
+    } catch (const std::exception& e) {
+        spdlog::warn("req={} channel={} passive reply too late and could not be queued: {}", request_id, channel_id,
+                     e.what());
+    }
+}
+
 Task<HttpResponse> Webhooks::handle(HttpRequest& req, const RouteParams& params) {
     const std::string* channel_id = find_param(params, "channel_id");
     auto it = channel_id ? adapters_.find(*channel_id) : adapters_.end();
@@ -102,6 +150,7 @@ Task<HttpResponse> Webhooks::handle(HttpRequest& req, const RouteParams& params)
     const auto& adapter = *it->second;
     const auto& counters = *counters_.find(*channel_id)->second;
 
+    const auto started = std::chrono::steady_clock::now();
     adapters::chat::WebhookRequest view{req.method, req.query(), req.body, &req.headers};
     auto parsed = adapter.parse_webhook(view, deps_.clock.now());
     if (parsed.status != 0) {
@@ -128,6 +177,10 @@ Task<HttpResponse> Webhooks::handle(HttpRequest& req, const RouteParams& params)
         case core::IngestStatus::kAccepted:
         case core::IngestStatus::kDuplicate: {
             (result.status == core::IngestStatus::kAccepted ? counters.accepted : counters.duplicate)->inc();
+            if (const auto budget = adapter.reply_budget();
+                budget && std::chrono::steady_clock::now() - started > *budget) {
+                co_await requeue_late(result, req.request_id, *channel_id);
+            }
             auto answer = adapter.answer(parsed, result);
             HttpResponse r = text_response(answer.status, std::move(answer.body));
             r.content_type = answer.content_type;

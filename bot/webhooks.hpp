@@ -10,6 +10,7 @@
 #include "bot/config.hpp"
 #include "bot/http/router.hpp"
 #include "core/clock.hpp"
+#include "core/conversation/ingest.hpp"
 #include "core/messaging/templates.hpp"
 #include "core/storage/storage.hpp"
 
@@ -57,6 +58,7 @@ public:
 
 private:
     Task<HttpResponse> handle(HttpRequest& req, const RouteParams& params);
+    Task<void> requeue_late(core::IngestResult& result, const std::string& request_id, const std::string& channel_id);
 
     struct Counters;
     Deps deps_;

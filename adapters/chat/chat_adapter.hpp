@@ -92,6 +92,11 @@ public:
         return WebhookAnswer{};
     }
 
+    // How long the platform waits for the webhook's answer, for platforms whose answer can carry a
+    // reply (WeChat passive replies). A passive reply that is not ready in time is sent through
+    // the outbox instead, and the answer carries none.
+    virtual std::optional<std::chrono::milliseconds> reply_budget() const { return std::nullopt; }
+
     // Outbound: the API call that sends `message`, given a current access token if the platform
     // uses one.
     virtual net::ApiRequest build_send(const core::OutboundMessage& message, std::string_view access_token) const = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace leadhatch::adapters::storage::queries {
 namespace {
@@ -345,79 +346,98 @@ std::vector<core::MergeRecord> list_merges(SqlExec& ex, std::optional<std::int64
 core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
     core::FunnelStats s;
     const auto& stages = f.stage_probabilities;
+    // One grouped pass (over the covering index leads_funnel when unfiltered) gives counts per
+    // stage and status, how far leads got, and the open pipeline.
     std::map<std::string, std::int64_t> stage_counts;
+    std::map<std::string, std::int64_t> status_counts;
+    std::vector<std::int64_t> at_index(stages.size() + 1, 0);
+    std::map<std::string, std::pair<std::int64_t, double>> pipeline;  // currency -> (value, weighted)
+    std::map<std::string, int> probability;
+    std::set<std::string> closed;
+    for (const auto& [stage, p] : stages) probability[stage] = p;
+    closed.insert(f.closed_stages.begin(), f.closed_stages.end());
     {
-        SqlQuery q("SELECT stage, COUNT(*) FROM leads l");
+        SqlQuery q("SELECT l.stage, l.status, l.max_stage_index, l.currency, COUNT(*), SUM(l.deal_value) FROM leads l");
         add_funnel_filters(q, f, "l");
-        q.sql(" GROUP BY stage");
+        q.sql(" GROUP BY l.stage, l.status, l.max_stage_index, l.currency");
         ex.query(q, [&](const SqlRow& r) {
-            stage_counts[r.text(0)] = r.i64(1);
-            s.total += r.i64(1);
+            const auto stage = r.text(0);
+            const auto n = r.i64(4);
+            s.total += n;
+            stage_counts[stage] += n;
+            status_counts[r.text(1)] += n;
+            const auto i = std::clamp<std::int64_t>(r.i64(2), 0, static_cast<std::int64_t>(stages.size()));
+            at_index[static_cast<std::size_t>(i)] += n;
+            if (!r.is_null(5) && !closed.count(stage)) {
+                const auto value = r.i64(5);
+                auto& slot = pipeline[r.text(3)];
+                slot.first += value;
+                slot.second += static_cast<double>(value) * probability[stage] / 100.0;
+            }
         });
     }
-    for (const auto& [stage, p] : stages) {
-        s.by_stage.emplace_back(stage, stage_counts.count(stage) ? stage_counts[stage] : 0);
-    }
+    for (const auto& [stage, p] : stages) s.by_stage.emplace_back(stage, stage_counts[stage]);
+    for (const auto& [status, n] : status_counts) s.by_status.emplace_back(status, n);
+    s.reached.assign(stages.size(), 0);
     {
-        SqlQuery q("SELECT status, COUNT(*) FROM leads l");
-        add_funnel_filters(q, f, "l");
-        q.sql(" GROUP BY status ORDER BY status");
-        ex.query(q, [&](const SqlRow& r) { s.by_status.emplace_back(r.text(0), r.i64(1)); });
-    }
-    {
-        std::vector<std::int64_t> at_index(stages.size() + 1, 0);
-        SqlQuery q("SELECT max_stage_index, COUNT(*) FROM leads l");
-        add_funnel_filters(q, f, "l");
-        q.sql(" GROUP BY max_stage_index");
-        ex.query(q, [&](const SqlRow& r) {
-            const auto i = std::clamp<std::int64_t>(r.i64(0), 0, static_cast<std::int64_t>(stages.size()));
-            at_index[static_cast<std::size_t>(i)] += r.i64(1);
-        });
-        s.reached.assign(stages.size(), 0);
         std::int64_t running = 0;
         for (std::size_t i = stages.size(); i-- > 0;) {
             running += at_index[i];
             s.reached[i] = running;
         }
     }
-    // Median finished stay per stage: the middle row of the stage's durations, in index order.
-    for (const auto& [stage, p] : stages) {
-        SqlQuery count("SELECT COUNT(*) FROM stage_history h");
-        if (funnel_filtered(f)) {
-            count.sql(" JOIN leads l ON l.id = h.lead_id");
-            add_funnel_filters(count, f, "l");
-            count.sql(" AND");
-        } else {
-            count.sql(" WHERE");
-        }
-        count.sql(" h.stage = ").param(stage).sql(" AND h.duration_ms IS NOT NULL");
-        const auto n = ex.scalar_i64(count).value_or(0);
-        if (n == 0) {
-            s.median_ms_in_stage.emplace_back(std::nullopt);
-            continue;
-        }
-        SqlQuery mid("SELECT h.duration_ms FROM stage_history h");
-        if (funnel_filtered(f)) {
-            mid.sql(" JOIN leads l ON l.id = h.lead_id");
-            add_funnel_filters(mid, f, "l");
-            mid.sql(" AND");
-        } else {
-            mid.sql(" WHERE");
-        }
-        mid.sql(" h.stage = ").param(stage).sql(" AND h.duration_ms IS NOT NULL ORDER BY h.duration_ms LIMIT 1 OFFSET ");
-        mid.param((n - 1) / 2);
-        s.median_ms_in_stage.emplace_back(ex.scalar_i64(mid));
+    for (const auto& [currency, v] : pipeline) {
+        s.pipeline_value.emplace_back(currency, v.first);
+        s.weighted_pipeline.emplace_back(currency, v.second);
     }
-    {
-        SqlQuery q("SELECT currency, SUM(deal_value), SUM(deal_value * CASE stage");
-        for (const auto& [stage, p] : stages) q.sql(" WHEN ").param(stage).sql(" THEN ").param(p);
-        q.sql(" ELSE 0 END) FROM leads l");
+    // Median finished stay per stage.
+    if (!funnel_filtered(f)) {
+        // All leads: the middle row of each stage's durations, walked in the (stage, duration_ms) index.
+        for (const auto& [stage, p] : stages) {
+            SqlQuery count("SELECT COUNT(*) FROM stage_history h WHERE h.stage = ");
+            count.param(stage).sql(" AND h.duration_ms IS NOT NULL");
+            const auto n = ex.scalar_i64(count).value_or(0);
+            if (n == 0) {
+                s.median_ms_in_stage.emplace_back(std::nullopt);
+                continue;
+            }
+            SqlQuery mid("SELECT h.duration_ms FROM stage_history h WHERE h.stage = ");
+            mid.param(stage).sql(" AND h.duration_ms IS NOT NULL ORDER BY h.duration_ms LIMIT 1 OFFSET ");
+            mid.param((n - 1) / 2);
+            s.median_ms_in_stage.emplace_back(ex.scalar_i64(mid));
+        }
+    } else {
+        // Filtered: one pass over the matching leads' stays, counted in buckets (a minute under a
+        // day, an hour beyond); the median is the bucket holding the middle stay.
+        constexpr std::int64_t kMinute = 60'000;
+        constexpr std::int64_t kHour = 3'600'000;
+        constexpr std::int64_t kDay = 86'400'000;
+        std::map<std::string, std::map<std::int64_t, std::int64_t>> buckets;
+        SqlQuery q("SELECT h.stage, CASE WHEN h.duration_ms < ");
+        q.param(kDay).sql(" THEN h.duration_ms / ").param(kMinute).sql(" ELSE ").param(kDay / kMinute);
+        q.sql(" + h.duration_ms / ").param(kHour).sql(" END AS b, COUNT(*) FROM leads l JOIN stage_history h ON h.lead_id = l.id");
         add_funnel_filters(q, f, "l");
-        q.sql(" AND l.deal_value IS NOT NULL AND l.stage NOT IN ('won', 'lost') GROUP BY currency ORDER BY currency");
-        ex.query(q, [&](const SqlRow& r) {
-            s.pipeline_value.emplace_back(r.text(0), r.i64(1));
-            s.weighted_pipeline.emplace_back(r.text(0), r.f64(2) / 100.0);
-        });
+        q.sql(" AND h.duration_ms IS NOT NULL GROUP BY h.stage, b");
+        ex.query(q, [&](const SqlRow& r) { buckets[r.text(0)][r.i64(1)] += r.i64(2); });
+        for (const auto& [stage, p] : stages) {
+            auto it = buckets.find(stage);
+            if (it == buckets.end()) {
+                s.median_ms_in_stage.emplace_back(std::nullopt);
+                continue;
+            }
+            std::int64_t n = 0;
+            for (const auto& [b, c] : it->second) n += c;
+            std::int64_t seen = 0;
+            std::optional<std::int64_t> median;
+            for (const auto& [b, c] : it->second) {
+                seen += c;
+                if (seen * 2 >= n) {
+                    median = b < kDay / kMinute ? b * kMinute : (b - kDay / kMinute) * kHour;
+                    break;
+                }
+            }
+            s.median_ms_in_stage.emplace_back(median);
+        }
     }
     return s;
 }

@@ -15,6 +15,7 @@ constexpr std::size_t kNameMax = 255;
 constexpr std::size_t kLanguageMax = 32;
 constexpr std::size_t kTextMax = 4000;
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+constexpr std::size_t kMenuMax = 2000;  // lead_identities.menu is VARCHAR(2048) on MySQL
 
 std::string composite(std::string_view a, std::string_view b) {
     std::string k;
@@ -40,13 +41,15 @@ std::string trim_lower(std::string_view s) {
 }
 
 // Where a lead came from, read from a deep-link payload or QR scene: "src_<campaign>",
-// "ref_<code>", or anything else (kept as detail).
+// "ref_<code>", "rep_<owner>" (a salesperson's own code: a campaign that also names the owner of
+// the leads it brings), or anything else (kept as detail).
 struct Attribution {
     std::string kind;  // "campaign" | "referral" | "" (none)
     std::string campaign;
     std::string referral_code;
     LeadId referrer;
     std::string detail;
+    std::string owner;  // rep_<owner>
 };
 
 Attribution parse_attribution(std::string_view payload) {
@@ -65,6 +68,7 @@ Attribution parse_attribution(std::string_view payload) {
     } else {
         a.kind = "campaign";
         a.campaign = truncate_utf8(payload, 128);
+        if (payload.starts_with("rep_") && payload.size() > 4) a.owner = truncate_utf8(payload.substr(4), 128);
     }
     return a;
 }
@@ -77,6 +81,7 @@ struct LeadState {
     bool unreachable = false;
     bool opted_out = false;
     bool is_new = false;
+    std::string menu;  // the numbered menu last sent (encode_menu text)
     // Funnel and score state (for scoring and status moves).
     std::string stage;
     std::string status = "new";
@@ -140,6 +145,7 @@ public:
         std::unordered_set<std::string> seen;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             const InboundDelivery& d = *batch[i];
+            passive_taken_ = false;
             if (!d.dedupe_key.empty()) {
                 auto key = composite(d.channel_id, d.dedupe_key);
                 if (processed_.contains(key) || !seen.insert(std::move(key)).second) {
@@ -197,6 +203,7 @@ private:
                 s.demographic = r.demographic_score;
                 s.behavioral = r.behavioral_score;
                 s.score_at = r.score_at;
+                s.menu = std::move(r.menu);
                 states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
             }
         }
@@ -301,15 +308,34 @@ private:
         ws_.new_leads.push_back(std::move(row));
         ws_.new_identities.push_back(IdentityRow{IdentityKey{d.channel_id, e.user.external_id}, s.id, name, username,
                                                  language, now_});
+        // The employee who added the contact (WeCom), else the salesperson whose code brought it.
+        const std::string owner = truncate_utf8(e.owner_hint.empty() ? attribution.owner : e.owner_hint, 128);
+        if (!owner.empty()) {
+            lead_update(s.id).owner = owner;
+            ws_.events.push_back(EventRow{s.id, d.channel_id, "owner_changed", "system", e.occurred_at,
+                                          JsonWriter().field("from", "").field("to", owner).finish()});
+        }
         return &states_.emplace(key, std::move(s)).first->second;
     }
 
     void reply(const InboundDelivery& d, std::size_t index, const InboundEvent& e, LeadState& lead,
-               const std::string& key, const TemplateVars& vars, std::string_view what) {
+               const std::string& key, const TemplateVars& vars, std::string_view what,
+               const std::string& reply_token = {}) {
+        if (e.chat.external_id.empty()) return;  // nowhere to answer
         const std::string locale = templates_.pick_locale(
             lead.language.empty() ? e.user.language : lead.language, default_locale(d));
         auto t = templates_.render(key, locale, vars);
         if (!t) return;
+        const ChannelInfo* channel = channels_ ? channels_(d.channel_id) : nullptr;
+        const bool private_chat = e.chat.type == ChatType::kPrivate;
+        if (channel && channel->numbered_menus && private_chat && !t->buttons.empty()) {
+            // Remember what "1".."N" will mean in this person's next message.
+            const std::string menu = encode_menu(numbered_options(t->buttons));
+            if (!menu.empty() && menu.size() <= kMenuMax && menu != lead.menu) {
+                identity_update(d.channel_id, e.user.external_id).menu = menu;
+                lead.menu = menu;
+            }
+        }
         OutboundMessage m;
         m.channel_id = d.channel_id;
         m.chat_id = e.chat.external_id;
@@ -319,8 +345,83 @@ private:
         m.parse_mode = std::move(t->parse_mode);
         m.buttons = std::move(t->buttons);
         m.is_group = e.chat.type != ChatType::kPrivate;
+        m.reply_token = reply_token;
         m.idem_key = idem_key(d, index, what);
+        if (channel && channel->passive_replies && private_chat && !passive_taken_) {
+            m.passive = true;  // goes back in the webhook's answer
+            passive_taken_ = true;
+        }
         queue(std::move(m));
+    }
+
+    // An answer to staff (a WeCom employee): not a lead, no menus, never passive.
+    void staff_reply(const InboundDelivery& d, std::size_t index, const InboundEvent& e, const std::string& key,
+                     const TemplateVars& vars) {
+        if (e.chat.external_id.empty()) return;
+        auto t = templates_.render(key, templates_.pick_locale(e.user.language, default_locale(d)), vars);
+        if (!t) return;
+        OutboundMessage m;
+        m.channel_id = d.channel_id;
+        m.chat_id = e.chat.external_id;
+        m.kind = OutboundKind::kText;
+        m.text = std::move(t->text);
+        m.idem_key = idem_key(d, index, "staff");
+        queue(std::move(m));
+    }
+
+    // A rep command: "claim 123" makes the employee the owner of lead 123; anything else gets help.
+    void handle_staff(const InboundDelivery& d, std::size_t index, const InboundEvent& e) {
+        if (e.kind != InboundKind::kMessage || e.edited || e.owner_hint.empty()) return;
+        const std::string staff = truncate_utf8(e.owner_hint, 128);
+        TemplateVars vars{{"name", staff}};
+        const auto claimed = parse_claim_command(e.text);
+        if (!claimed) {
+            staff_reply(d, index, e, "rep_help", vars);
+            return;
+        }
+        vars.emplace_back("lead", std::to_string(*claimed));
+        std::optional<LeadRecord> rec;
+        if (*claimed > 0 && !new_lead_ids_.contains(*claimed)) rec = tx_.lead_for_update(LeadId{*claimed});
+        if (!rec || rec->merged_into || rec->erased_at) {
+            staff_reply(d, index, e, "rep_claim_unknown", vars);
+            return;
+        }
+        if (rec->owner != staff) {
+            lead_update(rec->id).owner = staff;
+            ws_.events.push_back(EventRow{rec->id, d.channel_id, "owner_changed", "rep:" + staff, e.occurred_at,
+                                          JsonWriter()
+                                              .field("from", rec->owner)
+                                              .field("to", staff)
+                                              .field("via", "claim")
+                                              .finish()});
+        }
+        vars.emplace_back("lead_name", rec->display_name);
+        staff_reply(d, index, e, "rep_claimed", vars);
+    }
+
+    // On a numbered-menu channel, a private message that is just "1".."N" while a menu is
+    // remembered presses that option; the menu is then forgotten.
+    bool numbered_choice(const InboundDelivery& d, const InboundEvent& e, const ChannelInfo* channel,
+                         InboundEvent& chosen) {
+        if (!channel || !channel->numbered_menus || e.kind != InboundKind::kMessage || e.edited ||
+            e.chat.type != ChatType::kPrivate || e.user.external_id.empty() || e.text.size() > 8) {
+            return false;
+        }
+        auto it = states_.find(composite(d.channel_id, e.user.external_id));
+        if (it == states_.end() || it->second.menu.empty()) return false;
+        const std::string t = trim_lower(e.text);
+        if (t.empty() || t.size() > 3 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return false;
+        }
+        const auto options = decode_menu(it->second.menu);
+        const auto n = static_cast<std::size_t>(std::stoi(t));
+        if (n < 1 || n > options.size() || options[n - 1].empty()) return false;
+        chosen = e;
+        chosen.kind = InboundKind::kButtonPress;
+        chosen.button_data = options[n - 1];
+        it->second.menu.clear();
+        identity_update(d.channel_id, e.user.external_id).menu = std::string{};
+        return true;
     }
 
     void answer_button(const InboundDelivery& d, std::size_t index, const InboundEvent& e, LeadState& lead,
@@ -337,18 +438,7 @@ private:
     }
 
     void queue(OutboundMessage m) {
-        OutboxRow row;
-        row.channel_id = m.channel_id;
-        row.idem_key = m.idem_key;
-        row.lead_id = m.lead_id;
-        row.chat_id = m.chat_id;
-        row.kind = std::string(to_string(m.kind));
-        row.marketing = m.marketing;
-        row.is_group = m.is_group;
-        row.due_at = now_;
-        row.created_at = now_;
-        row.body = outbound_to_json(m);
-        ws_.outbox.push_back(std::move(row));
+        ws_.outbox.push_back(outbox_row_for(m, now_));
         replies_->push_back(std::move(m));
     }
 
@@ -385,8 +475,12 @@ private:
     }
 
     void handle(const InboundDelivery& d, std::size_t index, const ChannelInfo* channel) {
-        (void)channel;
-        const InboundEvent& e = d.events[index];
+        if (d.events[index].staff) {
+            handle_staff(d, index, d.events[index]);
+            return;
+        }
+        InboundEvent chosen;
+        const InboundEvent& e = numbered_choice(d, d.events[index], channel, chosen) ? chosen : d.events[index];
         // An edited command is not a new command: it is recorded, never answered again.
         const bool command = e.kind == InboundKind::kCommand && !e.edited;
         const bool start = command && e.command == "start";
@@ -493,9 +587,26 @@ private:
                 set_reachable(*lead, false, d, e);
                 break;
             case InboundKind::kUserUnblockedBot:
-            case InboundKind::kFollow:
                 set_reachable(*lead, true, d, e);
                 break;
+            case InboundKind::kFollow: {
+                // A new follower, or one coming back, is welcomed; a follower scanning another code
+                // is not welcomed again. A scene may have its own message ("scene.src_expo").
+                // A one-time reply token (WeCom's welcome code) carries one message: the scene's
+                // if there is one, else the welcome.
+                const bool arriving = lead->is_new || lead->unreachable;
+                set_reachable(*lead, true, d, e);
+                if (!private_chat) break;
+                const std::string key = "scene." + e.scene;
+                const bool scene_message =
+                    !e.scene.empty() && templates_.find(key, templates_.pick_locale(lead->language, default_locale(d)));
+                const bool one_shot = !e.reply_token.empty();
+                if (arriving && !(one_shot && scene_message)) {
+                    reply(d, index, e, *lead, "welcome", vars, "welcome", e.reply_token);
+                }
+                if (scene_message) reply(d, index, e, *lead, key, vars, "scene", e.reply_token);
+                break;
+            }
             case InboundKind::kBotAdded:
             case InboundKind::kBotRemoved:
             case InboundKind::kLinkClicked:
@@ -624,6 +735,7 @@ private:
     std::unordered_set<std::int64_t> new_lead_ids_;
     std::unordered_map<std::int64_t, bool> referrer_known_;
     std::vector<OutboundMessage>* replies_ = nullptr;
+    bool passive_taken_ = false;  // this delivery's passive reply is chosen
     const LeadService* leads_ = nullptr;
     std::unordered_map<std::string, TotalState> rule_totals_;
     std::vector<std::pair<LeadId, std::string>> verified_contacts_;
@@ -645,6 +757,58 @@ LeadId IdPool::take() {
     ++r.first;
     --r.count;
     return id;
+}
+
+std::optional<std::int64_t> parse_claim_command(std::string_view text) {
+    if (text.size() > 64) return std::nullopt;
+    std::string t = trim_lower(text);
+    std::string_view v(t);
+    if (v.starts_with("/")) v.remove_prefix(1);
+    if (v.starts_with("claim")) {
+        v.remove_prefix(5);
+    } else if (v.starts_with("认领")) {
+        v.remove_prefix(std::string_view("认领").size());
+    } else {
+        return std::nullopt;
+    }
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    if (v.starts_with("#")) v.remove_prefix(1);
+    if (v.empty() || v.size() > 18) return std::nullopt;
+    std::int64_t id = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9') return std::nullopt;
+        id = id * 10 + (c - '0');
+    }
+    if (id <= 0) return std::nullopt;
+    return id;
+}
+
+OutboxRow outbox_row_for(const OutboundMessage& m, Timestamp now) {
+    OutboxRow row;
+    row.channel_id = m.channel_id;
+    row.idem_key = m.idem_key;
+    row.lead_id = m.lead_id;
+    row.chat_id = m.chat_id;
+    row.kind = std::string(to_string(m.kind));
+    row.marketing = m.marketing;
+    row.is_group = m.is_group;
+    row.due_at = now;
+    row.created_at = now;
+    row.body = outbound_to_json(m);
+    row.status = m.passive ? "sent" : "pending";
+    return row;
+}
+
+std::vector<OutboxRow> requeue_late_passive(std::vector<OutboundMessage>& replies, Timestamp now) {
+    std::vector<OutboxRow> rows;
+    for (auto& m : replies) {
+        if (!m.passive) continue;
+        m.passive = false;
+        OutboundMessage late = m;
+        late.idem_key = truncate_utf8(m.idem_key, 186) + ":late";
+        rows.push_back(outbox_row_for(late, now));
+    }
+    return rows;
 }
 
 bool is_opt_out_text(std::string_view text) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ struct ChannelInfo {
     std::string id;
     Platform platform = Platform::kTelegram;
     std::string default_locale = "en";
+    // The first text reply of a delivery to a private chat goes back in the webhook's HTTP answer
+    // (WeChat passive reply); its outbox row is written as sent.
+    bool passive_replies = false;
+    // No inline keyboards: buttons are rendered as numbered options, the menu is remembered on
+    // the identity, and a reply that is just "1".."N" presses that option.
+    bool numbered_menus = false;
 };
 
 enum class IngestStatus {
@@ -74,5 +81,16 @@ private:
 
 // "/stop", "stop", "unsubscribe", "退订" ... : words that opt a lead out of marketing.
 bool is_opt_out_text(std::string_view text);
+
+// A rep command from staff: "claim 123", "/claim #123", "认领 123" -> 123.
+std::optional<std::int64_t> parse_claim_command(std::string_view text);
+
+// The outbox row that queues `m` now (status "sent" when m is a passive reply).
+OutboxRow outbox_row_for(const OutboundMessage& m, Timestamp now);
+
+// A passive reply that could not go back in time (the platform stopped waiting): the same
+// message as an ordinary outbox row, with its own idempotency key, for the dispatcher to send.
+// Returns the rows to write and clears `passive` on the replies.
+std::vector<OutboxRow> requeue_late_passive(std::vector<OutboundMessage>& replies, Timestamp now);
 
 }  // namespace leadhatch::core

@@ -66,6 +66,13 @@ struct InboundEvent {
     SharedContact contact;
     bool edited = false;
     std::string media_kind;  // "photo", "voice", ... when the message is not text
+    // The employee behind the event (WeCom: the UserID who added an external contact). A lead
+    // created by the event gets this owner.
+    std::string owner_hint;
+    // The event comes from the business's own staff (a WeCom employee writing to the app): it may
+    // carry a rep command ("claim 123") and never makes the sender a lead. owner_hint is the
+    // employee.
+    bool staff = false;
 };
 
 // One webhook delivery: the unit of deduplication. A delivery may carry several events (a group

@@ -14,6 +14,7 @@ std::string outbound_to_json(const OutboundMessage& m) {
     if (m.lead_id) j["lead_id"] = m.lead_id.value;
     if (m.marketing) j["marketing"] = true;
     if (m.is_group) j["is_group"] = true;
+    if (m.passive) j["passive"] = true;
     if (!m.buttons.empty()) {
         json rows = json::array();
         for (const auto& row : m.buttons) {
@@ -51,6 +52,7 @@ std::optional<OutboundMessage> outbound_from_json(std::string_view body) {
     if (auto it = j.find("lead_id"); it != j.end() && it->is_number_integer()) m.lead_id = LeadId{it->get<std::int64_t>()};
     m.marketing = j.value("marketing", false);
     m.is_group = j.value("is_group", false);
+    m.passive = j.value("passive", false);
     if (auto it = j.find("buttons"); it != j.end() && it->is_array()) {
         for (const auto& row : *it) {
             if (!row.is_array()) return std::nullopt;
@@ -63,6 +65,63 @@ std::optional<OutboundMessage> outbound_from_json(std::string_view body) {
         }
     }
     return m;
+}
+
+std::vector<std::string> numbered_options(const std::vector<std::vector<Button>>& buttons) {
+    std::vector<std::string> out;
+    for (const auto& row : buttons) {
+        for (const auto& b : row) {
+            if (b.url.empty()) out.push_back(b.data);
+        }
+    }
+    return out;
+}
+
+std::string render_numbered(std::string_view text, const std::vector<std::vector<Button>>& buttons) {
+    std::string out(text);
+    std::string options;
+    std::string links;
+    int n = 0;
+    for (const auto& row : buttons) {
+        for (const auto& b : row) {
+            if (b.url.empty()) {
+                options += '\n';
+                options += std::to_string(++n);
+                options += ". ";
+                options += b.text;
+            } else {
+                links += '\n';
+                links += b.text;
+                links += ": ";
+                links += b.url;
+            }
+        }
+    }
+    const std::string list = options + links;
+    if (list.empty()) return out;
+    if (out.empty()) return list.substr(1);
+    out += '\n';
+    out += list;  // starts with '\n': one blank line between the text and the options
+    return out;
+}
+
+std::string encode_menu(const std::vector<std::string>& options) {
+    if (options.empty()) return {};
+    json j = json::array();
+    for (const auto& o : options) j.push_back(o);
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::vector<std::string> decode_menu(std::string_view stored) {
+    std::vector<std::string> out;
+    if (stored.empty()) return out;
+    json j = json::parse(stored, nullptr, false);
+    if (!j.is_array()) return out;
+    for (const auto& o : j) {
+        if (!o.is_string()) return {};
+        out.push_back(o.get<std::string>());
+    }
+    return out;
 }
 
 }  // namespace leadhatch::core

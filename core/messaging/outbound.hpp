@@ -35,6 +35,9 @@ struct OutboundMessage {
     bool marketing = false;  // marketing messages are suppressed for opted-out leads
     std::string idem_key;    // unique per logical message: retries and crashes never duplicate it
     bool is_group = false;   // group chats have their own rate limit
+    // Delivered in the webhook's HTTP answer (WeChat passive reply), not by the dispatcher: its
+    // outbox row is written as already sent.
+    bool passive = false;
 };
 
 }  // namespace leadhatch::core
@@ -44,5 +47,15 @@ namespace leadhatch::core {
 // The outbox body: the message as JSON, and back. parse fails (nullopt) on a body we did not write.
 std::string outbound_to_json(const OutboundMessage& m);
 std::optional<OutboundMessage> outbound_from_json(std::string_view body);
+
+// Numbered menus, for platforms without inline keyboards (WeChat, WeCom): the buttons that carry
+// data become "1. Pricing", "2. Book a demo" under the text; link buttons are listed as
+// "Text: URL" without a number. numbered_options() gives the data of the numbered buttons in
+// that order (an inbound "2" means the second).
+std::vector<std::string> numbered_options(const std::vector<std::vector<Button>>& buttons);
+std::string render_numbered(std::string_view text, const std::vector<std::vector<Button>>& buttons);
+// A remembered menu (the options' data) as stored on the identity, and back ("" = no menu).
+std::string encode_menu(const std::vector<std::string>& options);
+std::vector<std::string> decode_menu(std::string_view stored);
 
 }  // namespace leadhatch::core

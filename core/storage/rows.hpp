@@ -56,6 +56,8 @@ struct IdentityRecord {
     std::int64_t demographic_score = 0;
     double behavioral_score = 0;
     Timestamp score_at{};
+    // The numbered menu last sent to this identity (encode_menu text; "" = none).
+    std::string menu;
 };
 
 struct IdentityRow {
@@ -74,6 +76,7 @@ struct IdentityUpdate {
     std::optional<std::string> username;
     std::optional<std::string> language;
     std::optional<bool> unreachable;
+    std::optional<std::string> menu;  // numbered menu to remember ("" forgets it)
     Timestamp at{};
 };
 
@@ -230,6 +233,9 @@ struct OutboxRow {
     bool is_group = false;
     Timestamp due_at{};
     Timestamp created_at{};
+    // "pending" for the dispatcher; "sent" for a message already delivered another way (a WeChat
+    // passive reply in the webhook's answer): kept as the record, never sent again.
+    std::string status = "pending";
 };
 
 // Everything one unit of work writes. Backends apply it inside the open transaction, in this

@@ -131,6 +131,7 @@ struct FunnelQuery {
     std::optional<std::string> channel;  // source_channel (first touch)
     std::optional<Timestamp> from, to;   // leads created in [from, to)
     std::vector<std::pair<std::string, int>> stage_probabilities;  // funnel order
+    std::vector<std::string> closed_stages;  // terminal stages: not in the open pipeline
 };
 
 struct FunnelStats {

@@ -307,7 +307,8 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
         q.raw(", display_name), username = COALESCE(").opt_str(u.username);
         q.raw(", username), language = COALESCE(").opt_str(u.language);
         q.raw(", language), unreachable = COALESCE(").opt_bool(u.unreachable);
-        q.raw(", unreachable), updated_at = ").time(u.at);
+        q.raw(", unreachable), menu = COALESCE(").opt_str(u.menu);
+        q.raw(", menu), updated_at = ").time(u.at);
         q.raw(" WHERE channel_id = ").str(u.key.channel_id).raw(" AND external_user_id = ").str(u.key.external_user_id);
         batch.add(std::move(q.text()));
         if (u.unreachable) {
@@ -430,11 +431,17 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
                 });
     insert_rows(c, batch, w.outbox,
                 "INSERT IGNORE INTO outbox (channel_id, idem_key, lead_id, chat_id, kind, body, marketing, is_group, "
-                "due_at, created_at) VALUES ",
+                "due_at, created_at, status, sent_at) VALUES ",
                 "", [](SqlText& q, const core::OutboxRow& o) {
                     q.str(o.channel_id).raw(",").str(o.idem_key).raw(",").id_or_null(o.lead_id.value).raw(",");
                     q.str(o.chat_id).raw(",").str(o.kind).raw(",").str(o.body).raw(",").num(o.marketing ? 1 : 0);
                     q.raw(",").num(o.is_group ? 1 : 0).raw(",").time(o.due_at).raw(",").time(o.created_at);
+                    q.raw(",").str(o.status).raw(",");
+                    if (o.status == "sent") {
+                        q.time(o.created_at);
+                    } else {
+                        q.raw("NULL");
+                    }
                 });
     batch.flush();
 }
@@ -524,7 +531,7 @@ public:
             SqlText q(*lease_);
             q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
                   "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
-                  "l.behavioral_score, l.score_at FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+                  "l.behavioral_score, l.score_at, i.menu FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
                   "WHERE (i.channel_id, i.external_user_id) IN (");
             for (std::size_t i = 0; i < keys.size(); ++i) {
                 q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
@@ -548,6 +555,7 @@ public:
                 r.demographic_score = rs->getInt64(14);
                 r.behavioral_score = static_cast<double>(rs->getDouble(15));
                 r.score_at = core::from_epoch_ms(rs->getInt64(16));
+                r.menu = rs->getString(17).asStdString();
                 found.push_back(std::move(r));
             }
             return found;

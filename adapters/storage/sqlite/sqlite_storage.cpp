@@ -206,7 +206,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
     for (const auto& u : w.identity_updates) {
         db.stmt("UPDATE lead_identities SET display_name = COALESCE(?1, display_name), "
                 "username = COALESCE(?2, username), language = COALESCE(?3, language), "
-                "unreachable = COALESCE(?4, unreachable), updated_at = ?5 "
+                "unreachable = COALESCE(?4, unreachable), menu = COALESCE(?8, menu), updated_at = ?5 "
                 "WHERE channel_id = ?6 AND external_user_id = ?7")
             .bind(1, u.display_name)
             .bind(2, u.username)
@@ -215,6 +215,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(5, ms(u.at))
             .bind(6, u.key.channel_id)
             .bind(7, u.key.external_user_id)
+            .bind(8, u.menu)
             .run();
         if (u.unreachable) {
             db.stmt("UPDATE leads SET unreachable = NOT EXISTS (SELECT 1 FROM lead_identities i "
@@ -313,8 +314,8 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
     }
     for (const auto& o : w.outbox) {
         db.stmt("INSERT INTO outbox (channel_id, idem_key, lead_id, chat_id, kind, body, marketing, is_group, "
-                "due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-                "ON CONFLICT (idem_key) DO NOTHING")
+                "due_at, created_at, status, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                "CASE WHEN ?11 = 'sent' THEN ?10 END) ON CONFLICT (idem_key) DO NOTHING")
             .bind(1, o.channel_id)
             .bind(2, o.idem_key)
             .bind(3, o.lead_id ? std::optional<std::int64_t>(o.lead_id.value) : std::nullopt)
@@ -325,6 +326,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(8, o.is_group)
             .bind(9, ms(o.due_at))
             .bind(10, ms(o.created_at))
+            .bind(11, o.status)
             .run();
     }
 }
@@ -362,7 +364,7 @@ public:
         std::vector<core::IdentityRecord> found;
         auto& s = db_.stmt(
             "SELECT i.lead_id, i.display_name, i.username, i.language, i.unreachable, l.opted_out, l.stage, l.status, "
-            "l.lifecycle, l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at "
+            "l.lifecycle, l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at, i.menu "
             "FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
             "WHERE i.channel_id = ?1 AND i.external_user_id = ?2");
         for (const auto& k : keys) {
@@ -384,6 +386,7 @@ public:
                 r.demographic_score = s.i64(11);
                 r.behavioral_score = s.f64(12);
                 r.score_at = core::from_epoch_ms(s.i64(13));
+                r.menu = s.text(14);
                 found.push_back(std::move(r));
             }
             s.reset();

@@ -6,3 +6,7 @@ CREATE TABLE access_tokens (
     lease_until BIGINT NOT NULL DEFAULT 0,
     updated_at  BIGINT NOT NULL DEFAULT 0
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The funnel counts every lead by stage, status, furthest stage and open deal value: one pass over
+-- this covering index instead of the table.
+ALTER TABLE leads ADD KEY leads_funnel (merged_into, stage, status, max_stage_index, currency, deal_value);

@@ -6,3 +6,7 @@ CREATE TABLE access_tokens (
     lease_until INTEGER NOT NULL DEFAULT 0,
     updated_at  INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+
+-- The funnel counts every lead by stage, status, furthest stage and open deal value: one pass over
+-- this covering index instead of the table.
+CREATE INDEX leads_funnel ON leads (merged_into, stage, status, max_stage_index, currency, deal_value);
