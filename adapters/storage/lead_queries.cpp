@@ -294,8 +294,9 @@ core::LeadPage list_leads(SqlExec& ex, const core::LeadFilter& filter, const std
     SqlQuery q(std::string("SELECT ") + kLeadColumns + " FROM leads l WHERE l.merged_into IS NULL");
     add_filters(q, filter);
     if (after) {
-        q.sql(" AND (l.created_at < ").param(after->created_at).sql(" OR (l.created_at = ").param(after->created_at);
-        q.sql(" AND l.id < ").param(after->id.value).sql("))");
+        // Written so both planners see a range on (created_at, id): the first term bounds the index scan.
+        q.sql(" AND l.created_at <= ").param(after->created_at).sql(" AND (l.created_at < ").param(after->created_at);
+        q.sql(" OR l.id < ").param(after->id.value).sql(")");
     }
     q.sql(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").param(limit + 1);
     core::LeadPage page;

@@ -9,4 +9,4 @@ CREATE TABLE access_tokens (
 
 -- The funnel counts every lead by stage, status, furthest stage and open deal value: one pass over
 -- this covering index instead of the table.
-ALTER TABLE leads ADD KEY leads_funnel (merged_into, stage, status, max_stage_index, currency, deal_value);
+ALTER TABLE leads ADD KEY leads_funnel (stage, status, max_stage_index, currency, deal_value, merged_into);

@@ -9,4 +9,4 @@ CREATE TABLE access_tokens (
 
 -- The funnel counts every lead by stage, status, furthest stage and open deal value: one pass over
 -- this covering index instead of the table.
-CREATE INDEX leads_funnel ON leads (merged_into, stage, status, max_stage_index, currency, deal_value);
+CREATE INDEX leads_funnel ON leads (stage, status, max_stage_index, currency, deal_value, merged_into);
