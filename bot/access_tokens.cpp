@@ -119,17 +119,18 @@ Task<void> AccessTokens::refresh(State& st, const std::string& channel_id) {
 }
 
 Task<void> AccessTokens::invalidate(const std::string& channel_id, const std::string& token) {
-    auto it = states_.find(channel_id);
-    if (it == states_.end()) co_return;
-    State* st = it->second.get();
-    co_await net::co_spawn(
-        strand_,
-        [st, token]() -> Task<void> {
-            st->rejected = token;
-            if (st->token == token) st->token.clear();
-            co_return;
-        },
-        net::use_awaitable);
+    if (!states_.count(channel_id)) co_return;
+    // A coroutine function, not a capturing lambda coroutine: built with g++ 12 and Boost 1.74, the
+    // lambda form ran but never resumed the dispatcher's send that awaited it (the send hung and
+    // its row stayed leased): found by the WeChat end-to-end token-expiry test.
+    co_await net::co_spawn(strand_, invalidate_on_strand(channel_id, token), net::use_awaitable);
+}
+
+Task<void> AccessTokens::invalidate_on_strand(std::string channel_id, std::string token) {
+    State& st = *states_.at(channel_id);
+    st.rejected = token;
+    if (st.token == token) st.token.clear();
+    co_return;
 }
 
 }  // namespace leadhatch::bot

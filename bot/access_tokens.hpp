@@ -51,6 +51,7 @@ private:
     struct State;
     Task<std::optional<std::string>> get_on_strand(std::string channel_id);
     Task<void> refresh(State& st, const std::string& channel_id);
+    Task<void> invalidate_on_strand(std::string channel_id, std::string token);
 
     Deps deps_;
     asio::strand<asio::io_context::executor_type> strand_;

@@ -9,8 +9,9 @@ namespace leadhatch::bot {
 namespace net = boost::asio;
 
 struct Maintenance::Impl {
-    explicit Impl(Deps d) : deps(std::move(d)), timer(deps.ioc) {}
+    explicit Impl(Deps d) : deps(std::move(d)), strand(net::make_strand(deps.ioc)), timer(strand) {}
     Deps deps;
+    net::strand<net::io_context::executor_type> strand;  // the loop and stop() meet here
     net::steady_timer timer;
     std::atomic<bool> stopping{false};
     std::atomic<bool> running{false};
@@ -55,39 +56,39 @@ std::int64_t Maintenance::prune_processed(core::Timestamp now) {
     return total;
 }
 
+// A named coroutine, not a lambda: a coroutine lambda's captures live in the lambda object, which
+// is gone long before the loop ends.
+Task<void> Maintenance::loop(std::shared_ptr<Impl> impl, Maintenance* self) {
+    while (!impl->stopping) {
+        impl->timer.expires_after(impl->deps.every);
+        boost::system::error_code ec;
+        co_await impl->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        if (impl->stopping) break;
+        if (!impl->deps.ready.load()) continue;
+        try {
+            const auto now = impl->deps.clock.now();
+            const auto grades = co_await offload(impl->deps.db_pool, [&] { return self->refresh_grades(now); });
+            const auto pruned = co_await offload(impl->deps.db_pool, [&] { return self->prune_processed(now); });
+            if (grades > 0 || pruned > 0) {
+                spdlog::info("maintenance: {} grades refreshed, {} old inbound ids forgotten", grades, pruned);
+            }
+        } catch (const std::exception& e) {
+            spdlog::warn("maintenance: {}", e.what());
+        }
+    }
+    impl->running = false;
+}
+
 void Maintenance::start() {
-    auto impl = impl_;
-    impl->running = true;
-    net::co_spawn(
-        impl->deps.ioc,
-        [impl, self = this]() -> Task<void> {
-            while (!impl->stopping) {
-                impl->timer.expires_after(impl->deps.every);
-                boost::system::error_code ec;
-                co_await impl->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-                if (impl->stopping) break;
-                if (!impl->deps.ready.load()) continue;
-                try {
-                    const auto now = impl->deps.clock.now();
-                    const auto grades = co_await offload(impl->deps.db_pool, [&] { return self->refresh_grades(now); });
-                    const auto pruned = co_await offload(impl->deps.db_pool, [&] { return self->prune_processed(now); });
-                    if (grades > 0 || pruned > 0) {
-                        spdlog::info("maintenance: {} grades refreshed, {} old inbound ids forgotten", grades, pruned);
-                    }
-                } catch (const std::exception& e) {
-                    spdlog::warn("maintenance: {}", e.what());
-                }
-            }
-            impl->running = false;
-        },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::error("maintenance stopped: {}", ex.what());
-            }
-        });
+    impl_->running = true;
+    net::co_spawn(impl_->timer.get_executor(), loop(impl_, this), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::error("maintenance stopped: {}", ex.what());
+        }
+    });
 }
 
 Task<void> Maintenance::stop() {

@@ -38,6 +38,7 @@ public:
 
 private:
     struct Impl;
+    static Task<void> loop(std::shared_ptr<Impl> impl, Maintenance* self);
     std::shared_ptr<Impl> impl_;
 };
 

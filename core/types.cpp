@@ -1,7 +1,6 @@
 #include "core/types.hpp"
 
 #include <array>
-#include <charconv>
 #include <cstdio>
 
 namespace leadhatch::core {
@@ -20,11 +19,15 @@ constexpr std::array<std::pair<Platform, std::string_view>, 10> kPlatformNames{{
     {Platform::kWebchat, "webchat"},
 }};
 
+// Exactly `len` decimal digits (no sign, no spaces).
 bool read_int(std::string_view text, std::size_t pos, std::size_t len, int& out) {
     if (pos + len > text.size()) return false;
-    const char* first = text.data() + pos;
-    auto [ptr, ec] = std::from_chars(first, first + len, out);
-    return ec == std::errc{} && ptr == first + len;
+    out = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) {
+        if (text[i] < '0' || text[i] > '9') return false;
+        out = out * 10 + (text[i] - '0');
+    }
+    return true;
 }
 
 }  // namespace
@@ -57,7 +60,7 @@ std::string format_iso8601(Timestamp t) {
 }
 
 std::optional<Timestamp> parse_iso8601(std::string_view text) {
-    // Accepts YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM).
+    // Accepts YYYY-MM-DD and YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]; no zone means UTC.
     using namespace std::chrono;
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
     if (text.size() < 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
@@ -87,7 +90,9 @@ std::optional<Timestamp> parse_iso8601(std::string_view text) {
                 ++pos;
             } else if ((text[pos] == '+' || text[pos] == '-') && text.size() == pos + 6 && text[pos + 3] == ':') {
                 int oh = 0, om = 0;
-                if (!read_int(text, pos + 1, 2, oh) || !read_int(text, pos + 4, 2, om)) return std::nullopt;
+                if (!read_int(text, pos + 1, 2, oh) || !read_int(text, pos + 4, 2, om) || oh > 23 || om > 59) {
+                    return std::nullopt;
+                }
                 offset = hours{oh} + minutes{om};
                 if (text[pos] == '-') offset = -offset;
                 pos = text.size();
@@ -97,7 +102,8 @@ std::optional<Timestamp> parse_iso8601(std::string_view text) {
         }
     }
     const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+    // No leap seconds: sys_time cannot hold 23:59:60, and turning it into the next minute would lie.
+    if (!ymd.ok() || h > 23 || mi > 59 || s > 59) return std::nullopt;
     return Timestamp{sys_days{ymd}.time_since_epoch() + hours{h} + minutes{mi} + seconds{s} + milliseconds{ms} -
                      offset};
 }

@@ -16,7 +16,8 @@ using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 inline std::int64_t to_epoch_ms(Timestamp t) { return t.time_since_epoch().count(); }
 inline Timestamp from_epoch_ms(std::int64_t ms) { return Timestamp{std::chrono::milliseconds{ms}}; }
 
-// RFC 3339 / ISO 8601 UTC with milliseconds, e.g. 2026-11-23T13:09:37.123Z.
+// RFC 3339 / ISO 8601 UTC with milliseconds, e.g. 2026-11-23T13:09:37.123Z. Parsing also takes a
+// date alone, and a time without a zone as UTC.
 std::string format_iso8601(Timestamp t);
 std::optional<Timestamp> parse_iso8601(std::string_view text);
 

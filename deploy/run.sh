@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
-bash deploy/build.sh
+bash deploy/build.sh leadhatch
 
 mkdir -p var
 demo() {  # NAME VALUE: use the environment's value, or a demo one

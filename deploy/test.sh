@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 
 bash deploy/install-deps.sh --test
-BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" bash deploy/build.sh
+BUILD_TYPE="${BUILD_TYPE:-Release}" bash deploy/build.sh
 
 db_dir="$(mktemp -d "${TMPDIR:-/tmp}/leadhatch-mariadb.XXXXXX")"
 cleanup() {

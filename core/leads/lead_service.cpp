@@ -20,12 +20,12 @@ Error conflict(std::string message, std::string field = {}) {
 }
 
 bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != '\n'; });
+    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
 }
 
 std::optional<Error> check_text(const std::string& field, const std::string& v, std::size_t max, bool multiline = false) {
     if (v.size() > max) return invalid(field, "at most " + std::to_string(max) + " bytes");
-    if (!multiline && has_control(v)) return invalid(field, "must not contain control characters");
+    if (!multiline && has_control(v)) return invalid(field, "must be one line without control characters");
     if (multiline && std::any_of(v.begin(), v.end(), [](char c) { return c == '\0'; })) {
         return invalid(field, "must not contain NUL");
     }
@@ -53,12 +53,6 @@ bool valid_phone(const std::string& p) {
 }
 
 bool valid_tag(const std::string& t) { return !t.empty() && t.size() <= 64 && !has_control(t); }
-
-std::string join(const std::vector<std::string>& v) {
-    std::string out;
-    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-    return out;
-}
 
 std::string json_list(const std::vector<std::string>& v) {
     nlohmann::json a = nlohmann::json::array();
@@ -160,7 +154,6 @@ void LeadService::record_score(LeadRecord& lead, const ScoreUpdate& s, const std
         std::vector<std::string> reasons;
         for (const auto& a : awards) reasons.push_back(a.rule_id + " " + (a.points >= 0 ? "+" : "") +
                                                         std::to_string(a.points) + ": " + a.reason);
-        std::string why = reasons.empty() ? std::string("recomputed") : join(reasons);
         w.events.push_back(EventRow{lead.id, channel, "score_changed",
                                     awards.empty() ? actor.name : "rule:" + awards.front().rule_id, s.at,
                                     JsonWriter()
@@ -170,7 +163,6 @@ void LeadService::record_score(LeadRecord& lead, const ScoreUpdate& s, const std
                                         .field("grade_to", s.grade)
                                         .raw_field("reasons", json_list(reasons))
                                         .finish()});
-        (void)why;
     }
     lead.demographic_score = s.demographic;
     lead.behavioral_score = s.behavioral;
@@ -515,9 +507,22 @@ LeadChange LeadService::plan_erase(const LeadRecord& lead, const Actor& actor, T
     ch.writes.now = now;
     ch.writes.erasures.push_back(EraseRow{lead.id, now});
     ch.writes.events.push_back(EventRow{lead.id, {}, "erased", actor.name, now, "{}"});
-    ch.after = lead;
-    ch.after.display_name.clear();
-    ch.after.erased_at = now;
+    // The record as storage leaves it: no personal data, counts and funnel position kept.
+    auto& a = ch.after;
+    a = lead;
+    for (auto* f : {&a.display_name, &a.username, &a.language, &a.phone, &a.email, &a.company, &a.title, &a.region,
+                    &a.industry, &a.notes, &a.source_detail, &a.lost_reason}) {
+        f->clear();
+    }
+    a.company_size.reset();
+    a.custom_fields = "{}";
+    a.identities.clear();
+    a.phone_verified = false;
+    a.email_verified = false;
+    a.opted_out = true;
+    a.unreachable = true;
+    a.erased_at = now;
+    a.updated_at = now;
     ch.changed = true;
     return ch;
 }

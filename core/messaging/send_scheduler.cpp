@@ -20,18 +20,27 @@ std::chrono::milliseconds SendScheduler::interval(bool is_group) const {
                     : every(std::max(0.0001, limits_.per_chat_per_second));
 }
 
-void SendScheduler::schedule(const std::string& chat_id, Chat& chat) {
+void SendScheduler::schedule(const std::string& chat_id, Chat& chat, Timestamp now) {
     if (chat.scheduled || chat.items.empty()) return;
     chat.scheduled = true;
-    ready_.push(Entry{chat.next_at, seq_++, chat_id});
+    ready_.push(Entry{std::max(chat.next_at, now), chat.last_sent, seq_++, chat_id});
 }
 
-void SendScheduler::push(const std::string& chat_id, bool is_group, std::int64_t item) {
+void SendScheduler::forget_idle(Timestamp now) {
+    for (auto it = chats_.begin(); it != chats_.end();) {
+        const Chat& c = it->second;
+        it = (c.items.empty() && !c.scheduled && c.next_at <= now) ? chats_.erase(it) : std::next(it);
+    }
+    sweep_at_ = std::max<std::size_t>(1024, chats_.size() * 2);
+}
+
+void SendScheduler::push(const std::string& chat_id, bool is_group, std::int64_t item, Timestamp now) {
+    if (chats_.size() >= sweep_at_) forget_idle(now);
     auto& chat = chats_[chat_id];
     chat.is_group = chat.is_group || is_group;
     chat.items.push_back(item);
     ++size_;
-    schedule(chat_id, chat);
+    schedule(chat_id, chat, now);
 }
 
 SendScheduler::Next SendScheduler::pop(Timestamp now) {
@@ -46,7 +55,7 @@ SendScheduler::Next SendScheduler::pop(Timestamp now) {
         Chat& chat = it->second;
         if (top.at < chat.next_at) {  // paused after it was scheduled: move it back
             ready_.pop();
-            ready_.push(Entry{chat.next_at, top.seq, top.chat_id});
+            ready_.push(Entry{chat.next_at, top.last_sent, top.seq, top.chat_id});
             continue;
         }
         const Timestamp when = std::max(top.at, global_next_);
@@ -57,13 +66,10 @@ SendScheduler::Next SendScheduler::pop(Timestamp now) {
         --size_;
         global_next_ = std::max(global_next_, now) + global_interval_;
         chat.next_at = std::max(chat.next_at, now) + interval(chat.is_group);
+        chat.last_sent = now;
         chat.scheduled = false;
-        if (chat.items.empty()) {
-            // Keep the chat's spacing if it is still in force; forget it once it no longer matters.
-            if (chat.next_at <= now) chats_.erase(it);
-        } else {
-            schedule(top.chat_id, chat);
-        }
+        // An emptied chat keeps its spacing until forget_idle() finds it has passed.
+        schedule(top.chat_id, chat, now);
         return out;
     }
     return Next{std::nullopt, {}, std::nullopt};

@@ -28,7 +28,9 @@ class SendScheduler {
 public:
     explicit SendScheduler(RateLimitSettings limits);
 
-    void push(const std::string& chat_id, bool is_group, std::int64_t item);
+    // Queues an item at `now`: a chat that becomes ready now ranks behind chats that have been
+    // ready for longer.
+    void push(const std::string& chat_id, bool is_group, std::int64_t item, Timestamp now);
 
     struct Next {
         std::optional<std::int64_t> item;  // set: send this now
@@ -48,17 +50,26 @@ private:
     struct Chat {
         std::deque<std::int64_t> items;
         Timestamp next_at{};
+        Timestamp last_sent{};
         bool is_group = false;
         bool scheduled = false;  // has a live entry in ready_
     };
+    // Ordered by when the chat became ready, then by who sent least recently (round robin among
+    // chats ready at the same moment), then by arrival.
     struct Entry {
         Timestamp at;
+        Timestamp last_sent;
         std::uint64_t seq;
         std::string chat_id;
-        bool operator>(const Entry& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+        bool operator>(const Entry& o) const {
+            if (at != o.at) return at > o.at;
+            if (last_sent != o.last_sent) return last_sent > o.last_sent;
+            return seq > o.seq;
+        }
     };
     std::chrono::milliseconds interval(bool is_group) const;
-    void schedule(const std::string& chat_id, Chat& chat);
+    void schedule(const std::string& chat_id, Chat& chat, Timestamp now);
+    void forget_idle(Timestamp now);  // drops chats with nothing queued whose spacing has passed
 
     RateLimitSettings limits_;
     std::chrono::milliseconds global_interval_;
@@ -67,6 +78,7 @@ private:
     std::priority_queue<Entry, std::vector<Entry>, std::greater<>> ready_;
     std::uint64_t seq_ = 0;
     std::size_t size_ = 0;
+    std::size_t sweep_at_ = 1024;  // chats_ size that triggers the next forget_idle()
 };
 
 // Exponential backoff with full jitter: attempt 1 waits up to base, attempt n up to base*2^(n-1),

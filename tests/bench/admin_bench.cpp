@@ -403,7 +403,9 @@ int main(int argc, char** argv) {
             double ms = 0;
             auto r = get(target, ms);
             if (testing::RawConn::status_of(r) != 200) {
-                std::fprintf(stderr, "%s: %s\n", name, r.substr(0, 300).c_str());
+                const auto logs = svc.logs();
+                std::fprintf(stderr, "%s: %s\nservice log (end):\n%s\n", name, r.substr(0, 300).c_str(),
+                             logs.substr(logs.size() > 2000 ? logs.size() - 2000 : 0).c_str());
                 return 1;
             }
             if (i >= 10) times.push_back(ms);  // the first ten warm the caches

@@ -385,6 +385,80 @@ TYPED_TEST(StorageContract, Outbox_IdempotentClaimLeaseAndComplete) {
     EXPECT_FALSE(this->storage_->next_outbox_due());
 }
 
+TYPED_TEST(StorageContract, RemembersAnIdentitysNumberedMenu) {
+    auto w = this->new_lead(LeadId{21}, "wx", "o21", "");
+    w.new_identities.push_back(core::IdentityRow{{"wx", "o22"}, LeadId{21}, "", "", "", this->t0_});
+    this->commit(w);
+    auto menu_of = [&](const std::string& user) {
+        auto tx = this->storage_->begin_write();
+        std::vector<core::IdentityKey> keys{{"wx", user}};
+        auto ids = tx->find_identities(keys);
+        EXPECT_EQ(ids.size(), 1u);
+        return ids.empty() ? std::string("?") : ids[0].menu;
+    };
+    EXPECT_EQ(menu_of("o21"), "");  // new identities have none
+
+    const std::string menu = R"(["menu:pricing","menu:demo","菜单:人工"])";
+    core::WriteSet set;
+    set.now = this->t0_;
+    core::IdentityUpdate u;
+    u.key = {"wx", "o21"};
+    u.menu = menu;
+    u.at = this->t0_;
+    set.identity_updates.push_back(u);
+    this->commit(set);
+    EXPECT_EQ(menu_of("o21"), menu);
+    EXPECT_EQ(menu_of("o22"), "");
+
+    // Other identity changes leave it alone; an empty menu forgets it.
+    core::WriteSet other;
+    other.now = this->t0_;
+    core::IdentityUpdate name;
+    name.key = {"wx", "o21"};
+    name.display_name = "Zoe";
+    name.at = this->t0_;
+    other.identity_updates.push_back(name);
+    this->commit(other);
+    EXPECT_EQ(menu_of("o21"), menu);
+    core::WriteSet clear;
+    clear.now = this->t0_;
+    core::IdentityUpdate forget;
+    forget.key = {"wx", "o21"};
+    forget.menu = std::string{};
+    forget.at = this->t0_;
+    clear.identity_updates.push_back(forget);
+    this->commit(clear);
+    EXPECT_EQ(menu_of("o21"), "");
+}
+
+TYPED_TEST(StorageContract, Outbox_RowsWrittenAsSent_AreKeptButNeverClaimed) {
+    auto w = this->new_lead(LeadId{31}, "wx", "o31", "");
+    for (const char* status : {"sent", "pending"}) {
+        core::OutboxRow o;
+        o.channel_id = "wx";
+        o.idem_key = std::string("passive-") + status;
+        o.lead_id = LeadId{31};
+        o.chat_id = "o31";
+        o.kind = "text";
+        o.body = R"({"kind":"text","text":"hi","passive":true})";
+        o.due_at = this->t0_;
+        o.created_at = this->t0_;
+        o.status = status;
+        w.outbox.push_back(o);
+    }
+    this->commit(w);
+    const auto counts = this->storage_->outbox_counts();
+    EXPECT_EQ(counts.sent, 1);
+    EXPECT_EQ(counts.pending, 1);
+    auto claimed = this->storage_->claim_outbox(this->t0_, this->t0_ + std::chrono::seconds(30), 10);
+    ASSERT_EQ(claimed.size(), 1u);
+    EXPECT_EQ(claimed[0].idem_key, "passive-pending");
+    auto sent = this->storage_->list_outbox(core::OutboxStatus::kSent, 10);
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].idem_key, "passive-sent");
+    EXPECT_EQ(sent[0].attempts, 0);
+}
+
 TYPED_TEST(StorageContract, ServesReadsAndWrites_FromManyThreads) {
     constexpr int kThreads = 4;
     constexpr int kPerThread = 50;
