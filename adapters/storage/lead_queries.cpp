@@ -118,7 +118,7 @@ void add_filters(SqlQuery& q, const core::LeadFilter& f) {
             q.sql(" AND l.owner = ").param(*f.owner);
         }
     }
-    if (f.tag) q.sql(" AND EXISTS (SELECT 1 FROM lead_tags t WHERE t.lead_id = l.id AND t.tag = ").param(*f.tag).sql(")");
+
     if (f.channel) {
         q.sql(" AND EXISTS (SELECT 1 FROM lead_identities i WHERE i.lead_id = l.id AND i.channel_id = ")
             .param(*f.channel)
@@ -222,6 +222,10 @@ void apply_merge(SqlExec& ex, const core::MergeRow& m) {
         ex.run(SqlQuery(std::string("UPDATE ") + table + " SET lead_id = ").param(t).sql(" WHERE lead_id = ").param(s));
     }
     move_keyed(ex, "lead_tags", s, t);
+    ex.run(SqlQuery("UPDATE lead_tags SET created_at = (SELECT created_at FROM leads WHERE id = ")
+               .param(t)
+               .sql(") WHERE lead_id = ")
+               .param(t));
     move_keyed(ex, "lead_rule_totals", s, t);
     ex.run(SqlQuery(ex.dialect() == Dialect::kSqlite ? "UPDATE OR IGNORE group_members SET lead_id = "
                                                      : "UPDATE IGNORE group_members SET lead_id = ")
@@ -291,14 +295,25 @@ std::optional<core::LeadRecord> get_lead(SqlExec& ex, core::LeadId id, bool for_
 
 core::LeadPage list_leads(SqlExec& ex, const core::LeadFilter& filter, const std::optional<core::LeadCursor>& after,
                           int limit) {
-    SqlQuery q(std::string("SELECT ") + kLeadColumns + " FROM leads l WHERE l.merged_into IS NULL");
+    // A tag filter walks the tag's own (tag, created_at, lead_id) index: rare tags cost a page, not
+    // a scan of every lead.
+    const char* order = filter.tag ? "t" : "l";
+    SqlQuery q(std::string("SELECT ") + kLeadColumns);
+    if (filter.tag) {
+        q.sql(" FROM lead_tags t JOIN leads l ON l.id = t.lead_id WHERE t.tag = ").param(*filter.tag);
+        q.sql(" AND l.merged_into IS NULL");
+    } else {
+        q.sql(" FROM leads l WHERE l.merged_into IS NULL");
+    }
     add_filters(q, filter);
+    const std::string id_col = filter.tag ? "t.lead_id" : "l.id";
+    const std::string created_col = std::string(order) + ".created_at";
     if (after) {
         // Written so both planners see a range on (created_at, id): the first term bounds the index scan.
-        q.sql(" AND l.created_at <= ").param(after->created_at).sql(" AND (l.created_at < ").param(after->created_at);
-        q.sql(" OR l.id < ").param(after->id.value).sql(")");
+        q.sql(" AND " + created_col + " <= ").param(after->created_at).sql(" AND (" + created_col + " < ");
+        q.param(after->created_at).sql(" OR " + id_col + " < ").param(after->id.value).sql(")");
     }
-    q.sql(" ORDER BY l.created_at DESC, l.id DESC LIMIT ").param(limit + 1);
+    q.sql(" ORDER BY " + created_col + " DESC, " + id_col + " DESC LIMIT ").param(limit + 1);
     core::LeadPage page;
     ex.query(q, [&](const SqlRow& r) { page.items.push_back(read_lead(r)); });
     if (static_cast<int>(page.items.size()) > limit) {
@@ -518,12 +533,11 @@ void apply_extended(SqlExec& ex, const core::WriteSet& w) {
     }
     for (const auto& t : w.tags) {
         if (t.add) {
-            ex.run(SqlQuery(sqlite ? "INSERT OR IGNORE INTO lead_tags (lead_id, tag) VALUES ("
-                                   : "INSERT IGNORE INTO lead_tags (lead_id, tag) VALUES (")
-                       .param(t.lead_id.value)
-                       .sql(", ")
+            ex.run(SqlQuery(sqlite ? "INSERT OR IGNORE INTO lead_tags (lead_id, tag, created_at) SELECT id, "
+                                   : "INSERT IGNORE INTO lead_tags (lead_id, tag, created_at) SELECT id, ")
                        .param(t.tag)
-                       .sql(")"));
+                       .sql(", created_at FROM leads WHERE id = ")
+                       .param(t.lead_id.value));
         } else {
             ex.run(SqlQuery("DELETE FROM lead_tags WHERE lead_id = ").param(t.lead_id.value).sql(" AND tag = ").param(t.tag));
         }

@@ -153,15 +153,15 @@ struct SqlBatches {
         return q;
     }
     static std::string tags(const std::vector<Row>& rows) {
-        std::string q = "INSERT INTO lead_tags (lead_id, tag) VALUES ";
+        std::string q = "INSERT INTO lead_tags (lead_id, tag, created_at) VALUES ";
         bool any = false;
         for (const auto& r : rows) {
             if (r.vip) {
-                q += (any ? ",(" : "(") + std::to_string(r.id) + ",'vip')";
+                q += (any ? ",(" : "(") + std::to_string(r.id) + ",'vip'," + std::to_string(r.created) + ")";
                 any = true;
             }
             if (r.expo) {
-                q += (any ? ",(" : "(") + std::to_string(r.id) + ",'expo')";
+                q += (any ? ",(" : "(") + std::to_string(r.id) + ",'expo'," + std::to_string(r.created) + ")";
                 any = true;
             }
         }

@@ -22,11 +22,13 @@ ALTER TABLE leads
     ADD KEY leads_phone (phone),
     ADD KEY leads_email (email);
 
+-- created_at is the lead's (it never changes): lists filtered by tag walk (tag, created_at, id).
 CREATE TABLE lead_tags (
-    lead_id BIGINT NOT NULL,
-    tag     VARCHAR(64) NOT NULL,
+    lead_id    BIGINT NOT NULL,
+    tag        VARCHAR(64) NOT NULL,
+    created_at BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (lead_id, tag),
-    KEY lead_tags_tag (tag, lead_id)
+    KEY lead_tags_tag (tag, created_at, lead_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE stage_history (

@@ -22,12 +22,14 @@ CREATE INDEX leads_grade_due ON leads (grade_expires_at);
 CREATE INDEX leads_phone ON leads (phone);
 CREATE INDEX leads_email ON leads (email);
 
+-- created_at is the lead's (it never changes): lists filtered by tag walk (tag, created_at, id).
 CREATE TABLE lead_tags (
-    lead_id INTEGER NOT NULL,
-    tag     TEXT NOT NULL,
+    lead_id    INTEGER NOT NULL,
+    tag        TEXT NOT NULL,
+    created_at INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (lead_id, tag)
 ) WITHOUT ROWID;
-CREATE INDEX lead_tags_tag ON lead_tags (tag, lead_id);
+CREATE INDEX lead_tags_tag ON lead_tags (tag, created_at, lead_id);
 
 CREATE TABLE stage_history (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
