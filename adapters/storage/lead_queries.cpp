@@ -477,6 +477,23 @@ std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span
     return out;
 }
 
+std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
+    SqlExec& ex, std::span<const std::pair<core::LeadId, std::string>> keys) {
+    std::vector<std::pair<core::LeadId, core::RuleTotal>> out;
+    for (std::size_t start = 0; start < keys.size(); start += 400) {
+        SqlQuery q("SELECT lead_id, rule_id, total, period_start, period_points FROM lead_rule_totals WHERE (lead_id, rule_id) IN (");
+        const auto end = std::min(keys.size(), start + 400);
+        for (std::size_t i = start; i < end; ++i) {
+            q.sql(i == start ? "(" : ",(").param(keys[i].first.value).sql(",").param(keys[i].second).sql(")");
+        }
+        q.sql(")");
+        ex.query(q, [&](const SqlRow& r) {
+            out.emplace_back(core::LeadId{r.i64(0)}, core::RuleTotal{r.text(1), r.i64(2), r.time(3), r.i64(4)});
+        });
+    }
+    return out;
+}
+
 std::vector<core::LeadId> leads_with_verified(SqlExec& ex, std::string_view phone, std::string_view email,
                                               core::LeadId except) {
     std::vector<core::LeadId> out;

@@ -22,6 +22,8 @@ std::vector<core::MergeRecord> list_merges(SqlExec& ex, std::optional<std::int64
 core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& query);
 std::vector<core::LeadRecord> leads_with_grade_due(SqlExec& ex, core::Timestamp now, int limit);
 std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span<const std::string> rule_ids);
+std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
+    SqlExec& ex, std::span<const std::pair<core::LeadId, std::string>> keys);
 std::vector<core::LeadId> leads_with_verified(SqlExec& ex, std::string_view phone, std::string_view email,
                                               core::LeadId except);
 

@@ -141,6 +141,7 @@ public:
 
     std::vector<IngestResult> run(std::span<const InboundDelivery* const> batch) {
         load(batch);
+        prefetch_rule_totals(batch);
         std::vector<IngestResult> results(batch.size());
         std::unordered_set<std::string> seen;
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -564,15 +565,13 @@ private:
             }
             case InboundKind::kContactShared:
                 // Only a person's own number counts as theirs; a forwarded card is just a message.
-                if (!e.contact.phone.empty() && (e.contact.user_id.empty() || e.contact.user_id == e.user.external_id)) {
+                if (!e.contact.phone.empty() && e.contact.user_id == e.user.external_id) {
                     auto& u = lead_update(lead->id);
                     u.phone = truncate_utf8(e.contact.phone, 64);
                     // The platform vouches for a person's own number: it is verified, and another
                     // lead with the same verified number is the same person.
-                    if (!e.contact.user_id.empty()) {
-                        u.phone_verified = true;
-                        verified_contacts_.emplace_back(lead->id, *u.phone);
-                    }
+                    u.phone_verified = true;
+                    verified_contacts_.emplace_back(lead->id, *u.phone);
                 }
                 break;
             case InboundKind::kMemberJoined:
@@ -667,6 +666,38 @@ private:
         RuleTotal value;
         bool dirty = false;
     };
+
+    // Scoring caps need each lead's totals for the rules its events match: read them for the whole
+    // batch in one query instead of one per event.
+    void prefetch_rule_totals(std::span<const InboundDelivery* const> batch) {
+        if (!leads_) return;
+        const auto& engine = leads_->scoring();
+        std::vector<std::pair<LeadId, std::string>> keys;
+        std::unordered_set<std::string> asked;
+        for (const auto* d : batch) {
+            for (const auto& e : d->events) {
+                auto signal = signal_of(e);
+                if (!signal || e.user.external_id.empty()) continue;
+                auto it = states_.find(composite(d->channel_id, e.user.external_id));
+                if (it == states_.end()) continue;  // a new lead has no totals yet
+                std::vector<RuleTotal> probe;
+                for (const auto& a : engine.evaluate(*signal, probe)) {
+                    auto key = composite(std::to_string(it->second.id.value), a.rule_id);
+                    if (asked.insert(key).second) keys.emplace_back(it->second.id, a.rule_id);
+                }
+            }
+        }
+        if (keys.empty()) return;
+        for (const auto& [lead, key] : keys) {
+            TotalState st;
+            st.lead = lead.value;
+            st.value.rule_id = key;
+            rule_totals_.emplace(composite(std::to_string(lead.value), key), std::move(st));
+        }
+        for (auto& [lead, total] : tx_.rule_totals_for(keys)) {
+            rule_totals_[composite(std::to_string(lead.value), total.rule_id)].value = std::move(total);
+        }
+    }
 
     RuleTotal total_for(LeadId lead, const std::string& rule) {
         const auto key = composite(std::to_string(lead.value), rule);

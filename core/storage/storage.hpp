@@ -232,6 +232,9 @@ public:
     virtual std::optional<LeadRecord> lead_for_update(LeadId id) = 0;
     // This lead's per-rule scoring totals for the given rules.
     virtual std::vector<RuleTotal> rule_totals(LeadId id, std::span<const std::string> rule_ids) = 0;
+    // The same for many (lead, rule) pairs in one query (the inbound pipeline's batch prefetch).
+    virtual std::vector<std::pair<LeadId, RuleTotal>> rule_totals_for(
+        std::span<const std::pair<LeadId, std::string>> keys) = 0;
     // Other leads (not merged) with this verified phone or email.
     virtual std::vector<LeadId> leads_with_verified(std::string_view phone, std::string_view email, LeadId except) = 0;
 

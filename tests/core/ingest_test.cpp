@@ -614,10 +614,6 @@ TEST_F(IngestTest, LeavesPhoneAlone_WhenContactOfAnotherUserIsForwarded) {
 // The comment in ingest.cpp: "Only a person's own number counts as theirs; a forwarded card is just
 // a message." A card of someone who is not on the platform has no user_id at all.
 TEST_F(IngestTest, LeavesPhoneAlone_WhenContactCardHasNoUserId) {
-    GTEST_SKIP() << "BUG: core/conversation/ingest.cpp kContactShared takes any contact with an empty user_id as "
-                    "the sender's own number (`e.contact.user_id.empty() || ...`): a phone-book card of a person "
-                    "without a Telegram account, attached by the lead, overwrites the lead's phone (unverified); "
-                    "only a contact whose user_id equals the sender should set it";
     auto e = private_event(InboundKind::kContactShared, "555");
     e.contact.phone = "+8613922222222";
     e.contact.first_name = "Friend";

@@ -39,6 +39,7 @@ class FakeWriteTx final : public core::WriteTx {
     std::vector<core::WriteSet> applied;
     int commits = 0;
     int lead_for_update_calls = 0;
+    int rule_totals_for_calls = 0;
 
     // ---- seeding ----------------------------------------------------------------------------
     // A lead as the database would hold it; defaults match a freshly created lead.
@@ -124,6 +125,16 @@ class FakeWriteTx final : public core::WriteTx {
         std::vector<core::RuleTotal> out;
         for (const auto& rule : rule_ids) {
             if (auto it = totals.find({id.value, rule}); it != totals.end()) out.push_back(it->second);
+        }
+        return out;
+    }
+
+    std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
+        std::span<const std::pair<core::LeadId, std::string>> keys) override {
+        ++rule_totals_for_calls;
+        std::vector<std::pair<core::LeadId, core::RuleTotal>> out;
+        for (const auto& [id, rule] : keys) {
+            if (auto it = totals.find({id.value, rule}); it != totals.end()) out.emplace_back(id, it->second);
         }
         return out;
     }

@@ -271,6 +271,23 @@ private:
     std::int64_t changes_ = 0;
 };
 
+// Statements go into a Batch instead of straight to the server; a query flushes first.
+class BatchExec final : public SqlExec {
+public:
+    BatchExec(MysqlStorage::Conn& c, Batch& batch) : exec_(c), batch_(batch) {}
+    Dialect dialect() const override { return Dialect::kMysql; }
+    void run(const SqlQuery& q) override { batch_.add(exec_.render(q)); }
+    void query(const SqlQuery& q, const std::function<void(const SqlRow&)>& row) override {
+        batch_.flush();
+        exec_.query(q, row);
+    }
+    std::int64_t changes() override { return -1; }  // unknown until the batch runs
+
+private:
+    MysqlExec exec_;
+    Batch& batch_;
+};
+
 void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
     Batch batch(c);
     insert_rows(c, batch, w.processed, "INSERT INTO processed_inbound (channel_id, inbound_id, processed_at) VALUES ",
@@ -419,8 +436,8 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
                           std::any_of(w.lead_updates.begin(), w.lead_updates.end(),
                                       [](const core::LeadUpdate& u) { return u.extended(); });
     if (extended) {
-        batch.flush();
-        MysqlExec ex(c);
+        // The extended rows join the same multi-statement round trip.
+        BatchExec ex(c, batch);
         queries::apply_extended(ex, w);
     }
     insert_rows(c, batch, w.events,
@@ -581,6 +598,14 @@ public:
         return guarded("rule totals", [&] {
             MysqlExec ex(*lease_);
             return queries::rule_totals(ex, id, rule_ids);
+        });
+    }
+
+    std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
+        std::span<const std::pair<core::LeadId, std::string>> keys) override {
+        return guarded("rule totals", [&] {
+            MysqlExec ex(*lease_);
+            return queries::rule_totals_for(ex, keys);
         });
     }
 

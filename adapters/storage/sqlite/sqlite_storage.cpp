@@ -412,6 +412,12 @@ public:
         return queries::rule_totals(ex, id, rule_ids);
     }
 
+    std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
+        std::span<const std::pair<core::LeadId, std::string>> keys) override {
+        SqliteExec ex(db_);
+        return queries::rule_totals_for(ex, keys);
+    }
+
     std::vector<core::LeadId> leads_with_verified(std::string_view phone, std::string_view email,
                                                   core::LeadId except) override {
         SqliteExec ex(db_);
