@@ -8,6 +8,7 @@
 
 #include "core/conversation/ingest.hpp"
 #include "core/leads/referral.hpp"
+#include "tests/fakes/fake_write_tx.hpp"
 
 namespace leadhatch::core {
 namespace {
@@ -17,36 +18,10 @@ public:
     Timestamp now() const override { return from_epoch_ms(1'700'000'000'000); }
 };
 
-// Identities and leads as the database would hold them; apply() keeps what was written.
-class FakeTx final : public WriteTx {
-public:
-    std::map<std::pair<std::string, std::string>, IdentityRecord> identities;
-    std::map<std::int64_t, LeadRecord> leads;
-    std::vector<WriteSet> applied;
+using FakeTx = fakes::FakeWriteTx;
 
-    std::vector<InboundKey> find_processed(std::span<const InboundKey>) override { return {}; }
-    std::vector<IdentityRecord> find_identities(std::span<const IdentityKey> keys) override {
-        std::vector<IdentityRecord> out;
-        for (const auto& k : keys) {
-            if (auto it = identities.find({k.channel_id, k.external_user_id}); it != identities.end()) {
-                out.push_back(it->second);
-            }
-        }
-        return out;
-    }
-    bool lead_exists(LeadId id) override { return leads.contains(id.value); }
-    std::optional<LeadRecord> lead_for_update(LeadId id) override {
-        auto it = leads.find(id.value);
-        if (it == leads.end()) return std::nullopt;
-        return it->second;
-    }
-    std::vector<RuleTotal> rule_totals(LeadId, std::span<const std::string>) override { return {}; }
-    std::vector<LeadId> leads_with_verified(std::string_view, std::string_view, LeadId) override { return {}; }
-    void apply(const WriteSet& w) override { applied.push_back(w); }
-    void commit() override {}
-
-    const WriteSet& writes() const { return applied.at(0); }
-};
+// The first batch's writes.
+const WriteSet& first_writes(const FakeTx& tx) { return tx.applied.at(0); }
 
 constexpr const char* kMessages = R"({
   "welcome": { "text": "欢迎 {{name}}",
@@ -116,11 +91,7 @@ protected:
     }
 
     void known(const std::string& channel, const std::string& user, std::int64_t lead, const std::string& menu = {}) {
-        IdentityRecord r;
-        r.key = {channel, user};
-        r.lead_id = LeadId{lead};
-        r.menu = menu;
-        tx_.identities[{channel, user}] = r;
+        tx_.add_identity(channel, user, LeadId{lead}).menu = menu;
     }
 
     static const IdentityUpdate* identity_update(const WriteSet& w, const std::string& user) {
@@ -153,15 +124,15 @@ TEST_F(IngestWechat, FirstReplyIsPassive_AndItsOutboxRowIsSent) {
     EXPECT_EQ(replies[0].text, "欢迎 ");
     EXPECT_FALSE(replies[1].passive);
     EXPECT_EQ(replies[1].text, "展会专属资料");
-    const auto& outbox = tx_.writes().outbox;
+    const auto& outbox = first_writes(tx_).outbox;
     ASSERT_EQ(outbox.size(), 2U);
     EXPECT_EQ(outbox[0].status, "sent");
     EXPECT_EQ(outbox[1].status, "pending");
     EXPECT_EQ(outbound_from_json(outbox[0].body)->passive, true);
     // The lead came from the scene.
-    ASSERT_EQ(tx_.writes().new_leads.size(), 1U);
-    EXPECT_EQ(tx_.writes().new_leads[0].source_kind, "campaign");
-    EXPECT_EQ(tx_.writes().new_leads[0].source_campaign, "expo");
+    ASSERT_EQ(first_writes(tx_).new_leads.size(), 1U);
+    EXPECT_EQ(first_writes(tx_).new_leads[0].source_kind, "campaign");
+    EXPECT_EQ(first_writes(tx_).new_leads[0].source_campaign, "expo");
 }
 
 TEST_F(IngestWechat, EachDeliveryInABatchHasItsOwnPassiveReply) {
@@ -178,8 +149,8 @@ TEST_F(IngestWechat, OtherChannelsNeverMarkPassive) {
     const auto results = run({delivery("tg", "1", start)});
     ASSERT_EQ(results[0].replies.size(), 1U);
     EXPECT_FALSE(results[0].replies[0].passive);
-    EXPECT_EQ(tx_.writes().outbox[0].status, "pending");
-    EXPECT_EQ(identity_update(tx_.writes(), "7"), nullptr);  // no menu remembered on Telegram
+    EXPECT_EQ(first_writes(tx_).outbox[0].status, "pending");
+    EXPECT_EQ(identity_update(first_writes(tx_), "7"), nullptr);  // no menu remembered on Telegram
 }
 
 TEST_F(IngestWechat, FollowerScanningAgain_IsNotWelcomedTwice_ButGetsTheScene) {
@@ -188,8 +159,8 @@ TEST_F(IngestWechat, FollowerScanningAgain_IsNotWelcomedTwice_ButGetsTheScene) {
     ASSERT_EQ(results[0].replies.size(), 1U);
     EXPECT_EQ(results[0].replies[0].text, "展会专属资料");
     EXPECT_TRUE(results[0].replies[0].passive);
-    ASSERT_EQ(tx_.writes().touches.size(), 1U);  // the later touch is kept
-    EXPECT_EQ(tx_.writes().touches[0].campaign, "expo");
+    ASSERT_EQ(first_writes(tx_).touches.size(), 1U);  // the later touch is kept
+    EXPECT_EQ(first_writes(tx_).touches[0].campaign, "expo");
 }
 
 TEST_F(IngestWechat, Unfollow_ThenFollow_TogglesReachability_AndWelcomesTheReturn) {
@@ -197,8 +168,8 @@ TEST_F(IngestWechat, Unfollow_ThenFollow_TogglesReachability_AndWelcomesTheRetur
     InboundEvent gone = follow("o1");
     gone.kind = InboundKind::kUnfollow;
     run({delivery("wx", "u", gone)});
-    ASSERT_NE(identity_update(tx_.writes(), "o1"), nullptr);
-    EXPECT_EQ(identity_update(tx_.writes(), "o1")->unreachable, true);
+    ASSERT_NE(identity_update(first_writes(tx_), "o1"), nullptr);
+    EXPECT_EQ(identity_update(first_writes(tx_), "o1")->unreachable, true);
     tx_.identities[{"wx", "o1"}].unreachable = true;
     const auto back = run({delivery("wx", "f", follow("o1"))});
     EXPECT_EQ(identity_update(tx_.applied.at(1), "o1")->unreachable, false);
@@ -208,7 +179,7 @@ TEST_F(IngestWechat, Unfollow_ThenFollow_TogglesReachability_AndWelcomesTheRetur
 
 TEST_F(IngestWechat, NumberedMenu_IsRemembered_AndANumberPressesIt) {
     run({delivery("wx", "f", follow("o1"))});
-    const auto* u = identity_update(tx_.writes(), "o1");
+    const auto* u = identity_update(first_writes(tx_), "o1");
     ASSERT_NE(u, nullptr);
     ASSERT_TRUE(u->menu);
     EXPECT_EQ(decode_menu(*u->menu), (std::vector<std::string>{"menu:pricing", "menu:demo"}));
@@ -229,12 +200,12 @@ TEST_F(IngestWechat, NumbersOutsideTheMenu_OrWithoutOne_StayMessages) {
     known("wx", "o2", 1001);
     run({delivery("wx", "a", text("o1", "3")), delivery("wx", "b", text("o2", "1")),
          delivery("wx", "c", text("o1", "1 please"))});
-    EXPECT_EQ(event_kinds(tx_.writes()), (std::vector<std::string>{"message", "message", "message"}));
+    EXPECT_EQ(event_kinds(first_writes(tx_)), (std::vector<std::string>{"message", "message", "message"}));
 }
 
 TEST_F(IngestWechat, RepScene_MakesTheSalespersonTheNewLeadsOwner) {
     run({delivery("wx", "f", follow("o9", "rep_alice"))});
-    const auto& w = tx_.writes();
+    const auto& w = first_writes(tx_);
     ASSERT_EQ(w.new_leads.size(), 1U);
     EXPECT_EQ(w.new_leads[0].source_campaign, "rep_alice");
     ASSERT_EQ(w.lead_updates.size(), 1U);
@@ -251,8 +222,8 @@ TEST_F(IngestWechat, RepScene_MakesTheSalespersonTheNewLeadsOwner) {
 TEST_F(IngestWechat, ReferralScene_CreditsTheReferrer) {
     tx_.leads[7] = LeadRecord{};
     run({delivery("wx", "f", follow("o5", "ref_" + referral_code(LeadId{7})))});
-    EXPECT_EQ(tx_.writes().new_leads.at(0).source_kind, "referral");
-    EXPECT_EQ(tx_.writes().new_leads.at(0).referred_by, LeadId{7});
+    EXPECT_EQ(first_writes(tx_).new_leads.at(0).source_kind, "referral");
+    EXPECT_EQ(first_writes(tx_).new_leads.at(0).referred_by, LeadId{7});
 }
 
 TEST_F(IngestWechat, WecomContact_IsOwnedByTheEmployee_AndGetsOneWelcomeWithTheCode) {
@@ -264,7 +235,7 @@ TEST_F(IngestWechat, WecomContact_IsOwnedByTheEmployee_AndGetsOneWelcomeWithTheC
     EXPECT_EQ(results[0].replies[0].reply_token, "WELCOMECODE");
     EXPECT_EQ(results[0].replies[0].text, "展会专属资料");
     EXPECT_FALSE(results[0].replies[0].passive);
-    EXPECT_EQ(tx_.writes().lead_updates.at(0).owner, "zhangsan");
+    EXPECT_EQ(first_writes(tx_).lead_updates.at(0).owner, "zhangsan");
 
     InboundEvent plain = follow("wmEXTERNAL0000000000002");
     plain.owner_hint = "lisi";
@@ -290,7 +261,7 @@ TEST_F(IngestWechat, StaffClaim_AssignsTheLead_AndAnswersTheEmployee) {
     e.staff = true;
     e.owner_hint = "zhangsan";
     const auto results = run({delivery("wecom", "m1", e)});
-    const auto& w = tx_.writes();
+    const auto& w = first_writes(tx_);
     EXPECT_TRUE(w.new_leads.empty());  // employees are not leads
     EXPECT_TRUE(w.new_identities.empty());
     ASSERT_EQ(w.lead_updates.size(), 1U);
