@@ -215,12 +215,24 @@ void move_keyed(SqlExec& ex, const char* table, std::int64_t source, std::int64_
     ex.run(SqlQuery(std::string("DELETE FROM ") + table + " WHERE lead_id = ").param(source));
 }
 
+// The lead columns a finished stage stay carries: "lead_created_at = ..., source_kind = ...,
+// source_channel = ..." read from lead `id`.
+void stay_lead_columns(SqlQuery& q, std::int64_t id) {
+    q.sql("lead_created_at = (SELECT l.created_at FROM leads l WHERE l.id = ").param(id);
+    q.sql("), source_kind = (SELECT l.source_kind FROM leads l WHERE l.id = ").param(id);
+    q.sql("), source_channel = (SELECT l.source_channel FROM leads l WHERE l.id = ").param(id).sql(")");
+}
+
 void apply_merge(SqlExec& ex, const core::MergeRow& m) {
     const auto s = m.source.value;
     const auto t = m.target.value;
     for (const char* table : {"lead_identities", "events", "lead_touches", "score_entries", "stage_history"}) {
         ex.run(SqlQuery(std::string("UPDATE ") + table + " SET lead_id = ").param(t).sql(" WHERE lead_id = ").param(s));
     }
+    SqlQuery stays("UPDATE stage_history SET ");
+    stay_lead_columns(stays, t);
+    stays.sql(" WHERE lead_id = ").param(t).sql(" AND duration_ms IS NOT NULL");
+    ex.run(stays);
     move_keyed(ex, "lead_tags", s, t);
     ex.run(SqlQuery("UPDATE lead_tags SET created_at = (SELECT created_at FROM leads WHERE id = ")
                .param(t)
@@ -429,11 +441,16 @@ core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
         constexpr std::int64_t kHour = 3'600'000;
         constexpr std::int64_t kDay = 86'400'000;
         std::map<std::string, std::map<std::int64_t, std::int64_t>> buckets;
+        // Finished stays carry their lead's source, channel and creation time (merged leads'
+        // stays belong to the surviving lead), so this reads one covering index of stage_history.
         SqlQuery q("SELECT h.stage, CASE WHEN h.duration_ms < ");
         q.param(kDay).sql(" THEN h.duration_ms / ").param(kMinute).sql(" ELSE ").param(kDay / kMinute);
-        q.sql(" + h.duration_ms / ").param(kHour).sql(" END AS b, COUNT(*) FROM leads l JOIN stage_history h ON h.lead_id = l.id");
-        add_funnel_filters(q, f, "l");
-        q.sql(" AND h.duration_ms IS NOT NULL GROUP BY h.stage, b");
+        q.sql(" + h.duration_ms / ").param(kHour).sql(" END AS b, COUNT(*) FROM stage_history h WHERE h.duration_ms IS NOT NULL");
+        if (f.source) q.sql(" AND h.source_kind = ").param(*f.source);
+        if (f.channel) q.sql(" AND h.source_channel = ").param(*f.channel);
+        if (f.from) q.sql(" AND h.lead_created_at >= ").param(*f.from);
+        if (f.to) q.sql(" AND h.lead_created_at < ").param(*f.to);
+        q.sql(" GROUP BY h.stage, b");
         ex.query(q, [&](const SqlRow& r) { buckets[r.text(0)][r.i64(1)] += r.i64(2); });
         for (const auto& [stage, p] : stages) {
             auto it = buckets.find(stage);
@@ -560,13 +577,13 @@ void apply_extended(SqlExec& ex, const core::WriteSet& w) {
         }
     }
     for (const auto& c : w.stage_changes) {
-        ex.run(SqlQuery("UPDATE stage_history SET left_at = ")
-                   .param(c.at)
-                   .sql(", duration_ms = ")
-                   .param(c.at)
-                   .sql(" - entered_at WHERE lead_id = ")
-                   .param(c.lead_id.value)
-                   .sql(" AND left_at IS NULL"));
+        // The finished stay carries its lead's source, channel and creation time for the
+        // filtered funnel (see stay_lead_columns).
+        SqlQuery finish("UPDATE stage_history SET left_at = ");
+        finish.param(c.at).sql(", duration_ms = ").param(c.at).sql(" - entered_at, ");
+        stay_lead_columns(finish, c.lead_id.value);
+        finish.sql(" WHERE lead_id = ").param(c.lead_id.value).sql(" AND left_at IS NULL");
+        ex.run(finish);
         ex.run(SqlQuery("INSERT INTO stage_history (lead_id, stage, entered_at, actor, reason) VALUES (")
                    .param(c.lead_id.value)
                    .sql(", ")

@@ -168,7 +168,8 @@ struct SqlBatches {
         return any ? q : std::string{};
     }
     static std::string stages(const std::vector<Row>& rows) {
-        std::string q = "INSERT INTO stage_history (lead_id, stage, entered_at, left_at, duration_ms, actor, reason) VALUES ";
+        std::string q = "INSERT INTO stage_history (lead_id, stage, entered_at, left_at, duration_ms, actor, reason, "
+                        "lead_created_at, source_kind, source_channel) VALUES ";
         bool first = true;
         for (const auto& r : rows) {
             const int last = r.stage == 7 ? 3 : r.stage;  // lost after demo
@@ -179,7 +180,8 @@ struct SqlBatches {
                 const std::int64_t dur = 3'600'000LL * (1 + (r.id * (s + 7)) % 200);
                 q += (first ? "(" : ",(") + std::to_string(r.id) + ",'" + kStages[stage] + "'," + std::to_string(t) +
                      "," + (open ? "NULL" : std::to_string(t + dur)) + "," + (open ? "NULL" : std::to_string(dur)) +
-                     ",'system','')";
+                     ",'system',''," +
+                     (open ? "NULL,NULL,NULL" : std::to_string(r.created) + ",'" + r.source + "','tg'") + ")";
                 first = false;
                 t += dur;
             }

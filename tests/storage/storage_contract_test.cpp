@@ -459,6 +459,64 @@ TYPED_TEST(StorageContract, Outbox_RowsWrittenAsSent_AreKeptButNeverClaimed) {
     EXPECT_EQ(sent[0].attempts, 0);
 }
 
+TYPED_TEST(StorageContract, FilteredFunnel_MediansFollowSourceChannelPeriodAndMerges) {
+    // Leads 1-3 from campaigns on tg (created t0), lead 4 inbound on wx (created a day later). Each
+    // stays in "opportunity" for (id) hours, then moves to "identified".
+    constexpr std::int64_t kHour = 3'600'000;
+    for (std::int64_t id = 1; id <= 4; ++id) {
+        auto w = this->new_lead(LeadId{id}, id == 4 ? "wx" : "tg", "u" + std::to_string(id), "L");
+        w.new_leads[0].source_kind = id == 4 ? "inbound" : "campaign";
+        if (id == 4) w.new_leads[0].created_at = this->t0_ + std::chrono::hours(24);
+        this->commit(w);
+        core::WriteSet change;
+        change.now = this->t0_;
+        change.stage_changes.push_back(core::StageChangeRow{
+            LeadId{id}, "identified", w.new_leads[0].created_at + std::chrono::hours(id), "api", "moved"});
+        this->commit(change);
+    }
+    core::FunnelQuery q;
+    q.stage_probabilities = {{"opportunity", 0}, {"identified", 10}};
+    auto median_opportunity = [&](const core::FunnelQuery& query) {
+        const auto stats = this->storage_->funnel(query);
+        EXPECT_EQ(stats.median_ms_in_stage.size(), 2u);
+        EXPECT_FALSE(stats.median_ms_in_stage.at(1));  // nobody left "identified"
+        return stats.median_ms_in_stage.at(0);
+    };
+    EXPECT_EQ(median_opportunity(q), std::optional<std::int64_t>(2 * kHour));  // all four: 1 2 | 3 4 h
+    auto by_source = q;
+    by_source.source = "campaign";
+    EXPECT_EQ(median_opportunity(by_source), std::optional<std::int64_t>(2 * kHour));  // 1 2 3 h
+    EXPECT_EQ(this->storage_->funnel(by_source).total, 3);
+    auto by_channel = q;
+    by_channel.channel = "wx";
+    EXPECT_EQ(median_opportunity(by_channel), std::optional<std::int64_t>(4 * kHour));
+    auto by_period = q;
+    by_period.from = this->t0_ + std::chrono::hours(1);
+    EXPECT_EQ(median_opportunity(by_period), std::optional<std::int64_t>(4 * kHour));
+    by_period.from.reset();
+    by_period.to = this->t0_ + std::chrono::hours(1);
+    EXPECT_EQ(median_opportunity(by_period), std::optional<std::int64_t>(2 * kHour));
+    auto nobody = q;
+    nobody.source = "referral";
+    EXPECT_FALSE(median_opportunity(nobody));
+
+    // Lead 4 merges into lead 1: its stay now counts as a tg campaign lead created at t0.
+    core::WriteSet merge;
+    merge.now = this->t0_;
+    merge.merges.push_back(core::MergeRow{LeadId{4}, LeadId{1}, "api", "same person", "{}", this->t0_});
+    this->commit(merge);
+    EXPECT_FALSE(median_opportunity(by_channel));
+    auto later = q;
+    later.from = this->t0_ + std::chrono::hours(1);
+    EXPECT_FALSE(median_opportunity(later));
+    auto tg = q;
+    tg.channel = "tg";
+    tg.source = "campaign";
+    const auto merged = this->storage_->funnel(tg);
+    EXPECT_EQ(merged.total, 3);  // the merged lead is no longer counted on its own
+    EXPECT_EQ(merged.median_ms_in_stage.at(0), std::optional<std::int64_t>(2 * kHour));  // 1 2 | 3 4 h
+}
+
 TYPED_TEST(StorageContract, ServesReadsAndWrites_FromManyThreads) {
     constexpr int kThreads = 4;
     constexpr int kPerThread = 50;

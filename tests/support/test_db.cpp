@@ -91,6 +91,15 @@ void MysqlTestDatabase::execute(const std::string& sql) {
     st->execute(sql);
 }
 
+MysqlTestDatabase::Session MysqlTestDatabase::session() {
+    return Session(std::shared_ptr<sql::Connection>(connect(parsed_, name_)));
+}
+
+void MysqlTestDatabase::Session::execute(const std::string& sql) {
+    std::unique_ptr<sql::Statement> st(static_cast<sql::Connection*>(connection_.get())->createStatement());
+    st->execute(sql);
+}
+
 std::string MysqlTestDatabase::query_one(const std::string& sql) {
     auto c = connect(parsed_, name_);
     std::unique_ptr<sql::Statement> st(c->createStatement());

@@ -37,6 +37,17 @@ public:
     // Every value of every row of every table, one per line (for "is it gone" checks).
     std::string dump_all_text();
 
+    // One connection held open, for tests that need session state (locks, open transactions).
+    class Session {
+    public:
+        explicit Session(std::shared_ptr<void> connection) : connection_(std::move(connection)) {}
+        void execute(const std::string& sql);
+
+    private:
+        std::shared_ptr<void> connection_;
+    };
+    Session session();
+
 private:
     adapters::storage::StorageUrl parsed_;
     std::string name_;
