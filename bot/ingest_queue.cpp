@@ -41,7 +41,9 @@ core::IngestResult with_status(core::IngestStatus s) {
 
 IngestQueue::IngestQueue(core::Storage& storage, const core::IngestProcessor& processor, Options options)
     : storage_(storage), processor_(processor), options_(options) {
-    writer_ = std::thread([this] { run(); });
+    const int n = std::max(1, options_.writers);
+    for (int i = 0; i < n; ++i) lanes_.push_back(std::make_unique<Lane>());
+    for (auto& lane : lanes_) lane->writer = std::thread([this, l = lane.get()] { run(*l); });
 }
 
 IngestQueue::~IngestQueue() { stop(); }
@@ -55,12 +57,27 @@ Task<core::IngestResult> IngestQueue::submit(core::InboundDelivery delivery) {
         initiate, net::use_awaitable, std::move(delivery));
 }
 
+IngestQueue::Lane& IngestQueue::lane_for(const core::InboundDelivery& d) {
+    if (lanes_.size() == 1) return *lanes_.front();
+    // The person the delivery comes from (else its chat, else the delivery itself).
+    std::string_view who = d.dedupe_key;
+    if (!d.events.empty()) {
+        const auto& e = d.events.front();
+        who = !e.user.external_id.empty() ? std::string_view(e.user.external_id)
+              : !e.chat.external_id.empty() ? std::string_view(e.chat.external_id)
+                                            : who;
+    }
+    const std::size_t h = std::hash<std::string_view>{}(d.channel_id) * 31 + std::hash<std::string_view>{}(who);
+    return *lanes_[h % lanes_.size()];
+}
+
 void IngestQueue::enqueue(Item item) {
+    Lane& lane = lane_for(item.delivery);
     {
-        std::lock_guard lk(mu_);
-        if (!stopping_) {
-            queue_.push_back(std::move(item));
-            cv_.notify_one();
+        std::lock_guard lk(lane.mu);
+        if (!lane.stopping) {
+            lane.queue.push_back(std::move(item));
+            lane.cv.notify_one();
             return;
         }
     }
@@ -68,54 +85,62 @@ void IngestQueue::enqueue(Item item) {
 }
 
 void IngestQueue::stop() {
-    {
-        std::lock_guard lk(mu_);
-        if (stopping_ && !writer_.joinable()) return;
-        stopping_ = true;
+    for (auto& lane : lanes_) {
+        std::lock_guard lk(lane->mu);
+        lane->stopping = true;
+        lane->cv.notify_all();
     }
-    cv_.notify_all();
-    if (writer_.joinable()) writer_.join();
+    for (auto& lane : lanes_) {
+        if (lane->writer.joinable()) lane->writer.join();
+    }
 }
 
 std::size_t IngestQueue::depth() const {
-    std::lock_guard lk(mu_);
-    return queue_.size();
+    std::size_t n = 0;
+    for (const auto& lane : lanes_) {
+        std::lock_guard lk(lane->mu);
+        n += lane->queue.size();
+    }
+    return n;
 }
 
-void IngestQueue::run() {
+void IngestQueue::run(Lane& lane) {
     std::vector<Item> batch;
     for (;;) {
         {
-            std::unique_lock lk(mu_);
-            cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) return;
-            const std::size_t n = std::min(queue_.size(), static_cast<std::size_t>(options_.max_batch));
+            std::unique_lock lk(lane.mu);
+            lane.cv.wait(lk, [&] { return lane.stopping || !lane.queue.empty(); });
+            if (lane.queue.empty() && lane.stopping) return;
+            const std::size_t n = std::min(lane.queue.size(), static_cast<std::size_t>(options_.max_batch));
             for (std::size_t i = 0; i < n; ++i) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
+                batch.push_back(std::move(lane.queue.front()));
+                lane.queue.pop_front();
             }
         }
-        process(batch);
+        process(lane, batch);
         batch.clear();
     }
 }
 
-std::vector<core::IngestResult> IngestQueue::commit(std::span<const core::InboundDelivery* const> deliveries) {
+std::vector<core::IngestResult> IngestQueue::commit(Lane& lane,
+                                                    std::span<const core::InboundDelivery* const> deliveries) {
     const auto needed = core::IngestProcessor::max_new_leads(deliveries);
-    if (ids_.available() < needed) ids_.add(storage_.reserve_ids("lead", std::max(needed, options_.id_block)));
+    if (lane.ids.available() < needed) {
+        lane.ids.add(storage_.reserve_ids("lead", std::max(needed, options_.id_block)));
+    }
     auto tx = storage_.begin_write();
-    auto results = processor_.process(*tx, deliveries, ids_);
+    auto results = processor_.process(*tx, deliveries, lane.ids);
     tx->commit();
     return results;
 }
 
-void IngestQueue::process(std::vector<Item>& batch) {
+void IngestQueue::process(Lane& lane, std::vector<Item>& batch) {
     std::vector<const core::InboundDelivery*> deliveries;
     deliveries.reserve(batch.size());
     for (const auto& item : batch) deliveries.push_back(&item.delivery);
     std::vector<core::IngestResult> results;
     try {
-        results = commit(deliveries);
+        results = commit(lane, deliveries);
     } catch (const core::StorageError& e) {
         if (e.kind() == core::StorageErrorKind::kUnavailable || batch.size() == 1) {
             const auto status = e.kind() == core::StorageErrorKind::kUnavailable ? core::IngestStatus::kUnavailable
@@ -132,7 +157,7 @@ void IngestQueue::process(std::vector<Item>& batch) {
         for (const auto* d : deliveries) {
             const core::InboundDelivery* one[] = {d};
             try {
-                results.push_back(std::move(commit(one).front()));
+                results.push_back(std::move(commit(lane, one).front()));
             } catch (const core::StorageError& e) {
                 spdlog::warn("ingest: delivery on {} not stored: {}", d->channel_id, e.what());
                 results.push_back(with_status(e.kind() == core::StorageErrorKind::kUnavailable

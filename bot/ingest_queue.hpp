@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -14,18 +15,25 @@
 
 namespace leadhatch::bot {
 
-// Group commit for inbound deliveries. Network threads submit() and suspend; one writer thread
+// Group commit for inbound deliveries. Network threads submit() and suspend; a writer thread
 // takes everything that queued up meanwhile (up to max_batch), plans it with the IngestProcessor
 // and commits it as one transaction, then resumes each submitter on its own executor. Under load
 // the batch grows by itself; idle, a lone request commits at once.
 //
+// With `writers` > 1 (a server database), deliveries are spread over that many lanes, each with
+// its own queue, writer and transaction, by the person they come from: one person's deliveries
+// (and the platform's retries of them) always take the same lane, in order, so lanes never race
+// for the same identity. While one lane waits for the database, another plans its batch.
+//
 // If a batch fails for any reason other than the database being unavailable, its deliveries are
-// retried one by one so that one bad delivery cannot fail its neighbours.
+// retried one by one so that one bad delivery cannot fail its neighbours (this also settles the
+// rare deadlock between lanes touching the same group or referrer).
 class IngestQueue {
 public:
     struct Options {
         int max_batch = 512;
         std::int64_t id_block = 4096;
+        int writers = 1;
     };
 
     IngestQueue(core::Storage& storage, const core::IngestProcessor& processor, Options options);
@@ -56,25 +64,29 @@ private:
         core::InboundDelivery delivery;
         std::unique_ptr<Waiter> waiter;
     };
+    struct Lane {
+        core::IdPool ids;  // this lane's writer only
+        std::mutex mu;
+        std::condition_variable cv;
+        std::deque<Item> queue;
+        bool stopping = false;
+        std::thread writer;
+    };
 
     void enqueue(Item item);
-    void run();
-    void process(std::vector<Item>& batch);
-    std::vector<core::IngestResult> commit(std::span<const core::InboundDelivery* const> deliveries);
+    Lane& lane_for(const core::InboundDelivery& d);
+    void run(Lane& lane);
+    void process(Lane& lane, std::vector<Item>& batch);
+    std::vector<core::IngestResult> commit(Lane& lane, std::span<const core::InboundDelivery* const> deliveries);
 
     core::Storage& storage_;
     const core::IngestProcessor& processor_;
     Options options_;
-    core::IdPool ids_;  // writer thread only
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Item> queue_;
-    bool stopping_ = false;
+    std::vector<std::unique_ptr<Lane>> lanes_;
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> committed_{0};
     std::atomic<std::uint64_t> duplicates_{0};
     std::function<void()> on_outbox_;
-    std::thread writer_;
 };
 
 }  // namespace leadhatch::bot

@@ -496,16 +496,33 @@ std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span
 
 std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
     SqlExec& ex, std::span<const std::pair<core::LeadId, std::string>> keys) {
+    // "lead_id IN (...) AND rule_id IN (...)" walks the primary key (lead_id, rule_id) on both
+    // dialects (a row-value IN list does not); pairs nobody asked for are dropped here.
     std::vector<std::pair<core::LeadId, core::RuleTotal>> out;
-    for (std::size_t start = 0; start < keys.size(); start += 400) {
-        SqlQuery q("SELECT lead_id, rule_id, total, period_start, period_points FROM lead_rule_totals WHERE (lead_id, rule_id) IN (");
-        const auto end = std::min(keys.size(), start + 400);
-        for (std::size_t i = start; i < end; ++i) {
-            q.sql(i == start ? "(" : ",(").param(keys[i].first.value).sql(",").param(keys[i].second).sql(")");
+    std::set<std::pair<std::int64_t, std::string_view>> wanted;
+    for (const auto& [id, rule] : keys) wanted.emplace(id.value, rule);
+    std::vector<std::int64_t> leads;
+    std::set<std::string_view> rules;
+    for (const auto& [id, rule] : wanted) {
+        if (leads.empty() || leads.back() != id) leads.push_back(id);
+        rules.insert(rule);
+    }
+    for (std::size_t start = 0; start < leads.size(); start += 400) {
+        SqlQuery q("SELECT lead_id, rule_id, total, period_start, period_points FROM lead_rule_totals WHERE lead_id IN (");
+        const auto end = std::min(leads.size(), start + 400);
+        for (std::size_t i = start; i < end; ++i) q.sql(i == start ? "" : ",").param(leads[i]);
+        q.sql(") AND rule_id IN (");
+        bool first = true;
+        for (const auto rule : rules) {
+            q.sql(first ? "" : ",").param(rule);
+            first = false;
         }
         q.sql(")");
         ex.query(q, [&](const SqlRow& r) {
-            out.emplace_back(core::LeadId{r.i64(0)}, core::RuleTotal{r.text(1), r.i64(2), r.time(3), r.i64(4)});
+            const auto id = r.i64(0);
+            auto rule = r.text(1);
+            if (!wanted.contains({id, rule})) return;
+            out.emplace_back(core::LeadId{id}, core::RuleTotal{std::move(rule), r.i64(2), r.time(3), r.i64(4)});
         });
     }
     return out;

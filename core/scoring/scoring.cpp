@@ -568,17 +568,27 @@ int apply_caps(const ScoringRule& rule, int points, Timestamp at, RuleTotal& tot
     return static_cast<int>(allowed);
 }
 
-// The points and reason a behavioural rule earns for a signal, before caps; nullopt if no match.
+// A keyword rule against a message: `folded` is the message lower-cased (done once per signal,
+// left empty until a keyword rule needs it), `keywords` the rule's keywords lower-cased.
+std::optional<std::pair<int, std::string>> match_keyword(const ScoringRule& rule,
+                                                         const std::vector<std::string>& keywords,
+                                                         const ScoreSignal& s, std::string& folded) {
+    if (s.kind != ScoreSignal::Kind::kMessage || s.text.empty()) return std::nullopt;
+    if (folded.empty()) folded = lower(s.text);
+    for (std::size_t i = 0; i < keywords.size(); ++i) {
+        if (folded.find(keywords[i]) != std::string::npos) {
+            return std::pair{rule.points,
+                             "keyword '" + rule.keywords[i] + "' in a " + (s.in_group ? "group message" : "message")};
+        }
+    }
+    return std::nullopt;
+}
+
+// The points and reason a behavioural rule earns for a signal, before caps; nullopt if no match
+// (keyword rules: match_keyword).
 std::optional<std::pair<int, std::string>> match(const ScoringRule& rule, const ScoreSignal& s) {
     using Kind = ScoreSignal::Kind;
     const std::string& kind = rule.kind;
-    if (kind == "keyword") {
-        if (s.kind != Kind::kMessage || s.text.empty()) return std::nullopt;
-        if (const std::string* kw = find_contained(s.text, rule.keywords)) {
-            return std::pair{rule.points, "keyword '" + *kw + "' in a " + (s.in_group ? "group message" : "message")};
-        }
-        return std::nullopt;
-    }
     if (kind == "button") {
         if (s.kind != Kind::kButtonPress) return std::nullopt;
         const bool prefix = !rule.data.empty() && rule.data.back() == '*';
@@ -791,13 +801,20 @@ Expected<ScoringConfig> parse_scoring(std::string_view json_text, const std::str
 
 // ---- ScoringEngine --------------------------------------------------------------------------------
 
-ScoringEngine::ScoringEngine(ScoringConfig config) : config_(std::move(config)) {}
+ScoringEngine::ScoringEngine(ScoringConfig config) : config_(std::move(config)) {
+    for (const auto& rule : config_.rules) {
+        auto& folded = folded_keywords_.emplace_back();
+        for (const auto& k : rule.keywords) folded.push_back(lower(k));
+    }
+}
 
 std::vector<ScoreAward> ScoringEngine::evaluate(const ScoreSignal& signal, std::vector<RuleTotal>& totals) const {
     std::vector<ScoreAward> awards;
-    for (const auto& rule : config_.rules) {
+    std::string folded;
+    for (std::size_t r = 0; r < config_.rules.size(); ++r) {
+        const auto& rule = config_.rules[r];
         if (!rule.behavioral()) continue;
-        auto hit = match(rule, signal);
+        auto hit = rule.kind == "keyword" ? match_keyword(rule, folded_keywords_[r], signal, folded) : match(rule, signal);
         if (!hit || hit->first <= 0) continue;
         // Limits are applied to a copy: totals change only for rules that award something, so the
         // caller persists exactly the totals of the returned awards.

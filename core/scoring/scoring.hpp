@@ -136,6 +136,7 @@ public:
 
 private:
     ScoringConfig config_;
+    std::vector<std::vector<std::string>> folded_keywords_;  // per rule: its keywords lower-cased
 };
 
 // Segments (templates/segments.json): who a lead is, first match wins.

@@ -1,7 +1,7 @@
 -- wrk script: posts distinct, realistic Telegram message updates to /webhooks/tg-bench over
 -- keep-alive connections. About 2% of the requests redeliver an update_id this thread already
 -- sent (Telegram's retries), which the service must acknowledge without processing again.
--- Senders come from a pool of 200,000 people, so most updates touch an existing lead and some
+-- Senders come from a pool of 50,000 people, so most updates touch an existing lead and some
 -- create one, as on a live channel.
 local threads = {}
 local next_id = 0
@@ -34,7 +34,8 @@ function request()
     uid = base + math.random(1, sent - 1)
     dups = dups + 1
   end
-  local user = 100000000 + (uid * 2654435761) % 200000
+  -- LuaJIT numbers are doubles: keep products below 2^53 so every sender in the pool is drawn.
+  local user = 100000000 + (((uid + tid * 10007) % 20000) * 7919) % 20000
   local text = string.format(texts[(uid % #texts) + 1], uid % 90 + 10)
   local body = string.format(
     '{"update_id":%d,"message":{"message_id":%d,"from":{"id":%d,"is_bot":false,"first_name":"User%d",' ..

@@ -53,8 +53,9 @@ JSON
   out=$(wrk -t2 -c"$conns" -d"${seconds}s" --latency -s tests/bench/telegram_updates.lua "http://127.0.0.1:${port}")
   ticks1=$(awk '{print $14 + $15}' "/proc/$svc_pid/stat")
   accepted1=$(curl_metric "$port")
-  local rss_kb
+  local rss_kb anon_kb
   rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$svc_pid/status")
+  anon_kb=$(awk '/RssAnon/ {print $2}' "/proc/$svc_pid/status")
   kill "$svc_pid"; wait "$svc_pid" 2>/dev/null || true
   svc_pid=""
   local result events cpu_us
@@ -63,7 +64,7 @@ JSON
   cpu_us=$(awk -v t=$(( ticks1 - ticks0 )) -v hz="$hz" -v n="$events" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
   local per_s
   per_s=$(awk -v n="$events" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }')
-  echo "${kind}: committed_events=${events} committed_per_s=${per_s} cpu_us_per_event=${cpu_us} peak_rss_mb=$(( rss_kb / 1024 )) ${result#RESULT }"
+  echo "${kind}: committed_events=${events} committed_per_s=${per_s} cpu_us_per_event=${cpu_us} peak_rss_mb=$(( rss_kb / 1024 )) heap_rss_mb=$(( anon_kb / 1024 )) ${result#RESULT }"
 }
 
 # Deliveries committed, read from the service's own /metrics (bash's /dev/tcp: no curl needed).

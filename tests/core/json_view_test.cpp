@@ -56,7 +56,9 @@ std::optional<JsonErrc> error_of(std::string text, int max_depth = kDefaultJsonM
 
 // The decoded string value of the one-element array `[<literal>]`, or nullopt when it fails to parse.
 std::optional<std::string> string_of(std::string_view literal) {
-    const auto p = parse("[" + std::string(literal) + "]");
+    std::string text = "[";
+    text.append(literal).append("]");
+    const auto p = parse(std::move(text));
     if (!p->ok()) return std::nullopt;
     const JsonRef v = p->root()[0];
     EXPECT_TRUE(v.is_string());
@@ -419,7 +421,9 @@ TEST(JsonView, AcceptsDepth64_RejectsDepth65) {
     EXPECT_EQ(error_of(objects + "[]" + std::string(64, '}')), JsonErrc::kTooDeep);
 
     // Siblings do not add up, and closing brackets give the depth back.
-    EXPECT_EQ(error_of("[" + nested_arrays(63) + "," + nested_arrays(63) + "]"), std::nullopt);
+    std::string siblings = "[";
+    siblings.append(nested_arrays(63)).append(",").append(nested_arrays(63)).append("]");
+    EXPECT_EQ(error_of(siblings), std::nullopt);
 }
 
 TEST(JsonView, HonoursCustomMaxDepth) {
@@ -521,7 +525,7 @@ TEST(JsonView, ReadsTelegramFixtures_LikeNlohmann) {
         // The same update as Telegram sends it: compact, non-ASCII as \u escapes, '/' as "\/".
         const auto dom = nlohmann::json::parse(text);
         std::string wire = dom.dump(-1, ' ', /*ensure_ascii=*/true);
-        for (std::size_t at = 0; (at = wire.find('/', at)) != std::string::npos; at += 2) wire.insert(at, "\\");
+        for (std::size_t at = 0; (at = wire.find('/', at)) != std::string::npos; at += 2) wire.insert(at, 1, '\\');
         expect_same_as_nlohmann(wire);
     }
 }

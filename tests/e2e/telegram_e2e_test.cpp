@@ -354,7 +354,7 @@ TEST_P(TelegramE2E, RecordsEveryUpdateKind) {
 
 TEST_P(TelegramE2E, BlockedUser_IsMarkedUnreachable_AndSendsToThemStop) {
     start();
-    fake_->set_handler([](const RecordedRequest& r) { return tg::blocked(); });
+    fake_->set_handler([](const RecordedRequest&) { return tg::blocked(); });
     ASSERT_EQ(post(private_text(30, 66, "/start")), 200);
     ASSERT_TRUE(fake_->wait_for_count(1, 5s));
     for (int i = 0; i < 100 && !lead_of("66")->unreachable; ++i) std::this_thread::sleep_for(20ms);
@@ -609,7 +609,7 @@ TEST_P(TelegramE2E, Metrics_CountDeliveriesAndSends) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TelegramE2E, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const auto& info) { return info.param == Backend::kSqlite ? "sqlite" : "mysql"; });
+                         [](const auto& p) { return p.param == Backend::kSqlite ? "sqlite" : "mysql"; });
 
 }  // namespace
 }  // namespace leadhatch

@@ -102,6 +102,17 @@ public:
         return std::unique_ptr<sql::ResultSet>(stmt_->executeQuery(sql));
     }
 
+    // Sends `first` (a statement without a result set) and then `sql` (a query) in one round trip
+    // and returns the query's rows.
+    std::unique_ptr<sql::ResultSet> query_after(std::string_view first, const std::string& sql) {
+        std::string both;
+        both.reserve(first.size() + 2 + sql.size());
+        both.append(first).append(";\n").append(sql);
+        stmt_->execute(both);
+        stmt_->getMoreResults();
+        return std::unique_ptr<sql::ResultSet>(stmt_->getResultSet());
+    }
+
     // Sends `count` statements joined by ';' in one round trip and consumes every result, so that
     // the error of any of them surfaces here.
     void exec_multi(const std::string& sql, int count) {
@@ -288,8 +299,8 @@ private:
     Batch& batch_;
 };
 
-void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
-    Batch batch(c);
+// Adds a WriteSet's statements to `batch`; the caller flushes (usually together with its COMMIT).
+void apply_writes(MysqlStorage::Conn& c, Batch& batch, const core::WriteSet& w) {
     insert_rows(c, batch, w.processed, "INSERT INTO processed_inbound (channel_id, inbound_id, processed_at) VALUES ",
                 "", [&](SqlText& q, const core::InboundKey& p) {
                     q.str(p.channel_id).raw(",").str(p.inbound_id).raw(",").time(w.now);
@@ -460,7 +471,6 @@ void apply_writes(MysqlStorage::Conn& c, const core::WriteSet& w) {
                         q.raw("NULL");
                     }
                 });
-    batch.flush();
 }
 
 constexpr const char* kOutboxColumns =
@@ -512,30 +522,40 @@ private:
     bool broken_ = false;
 };
 
+// A write transaction that costs few round trips: START TRANSACTION travels with the first query
+// (the pipeline's deduplication lookup), written rows wait in a multi-statement batch until a
+// read needs them or the COMMIT that carries them. A connection found dead on the first round
+// trip (the server restarted since it was pooled) is replaced once, as nothing was sent yet.
 class MysqlStorage::Tx final : public core::WriteTx {
 public:
-    explicit Tx(Lease lease) : lease_(std::move(lease)) {}
+    Tx(MysqlStorage& owner, Lease lease) : owner_(owner) { lease_.emplace(std::move(lease)); }
     ~Tx() override {
-        if (done_) return;
+        if (done_ || !begun_) return;
         try {
-            lease_->exec("ROLLBACK");
+            (*lease_)->exec("ROLLBACK");
         } catch (const sql::SQLException& e) {
-            lease_.mark_broken();
+            lease_->mark_broken();
             spdlog::warn("mysql rollback failed ({}): connection discarded", e.getErrorCode());
         }
+    }
+
+    // Opens the transaction on its own round trip unless it is open already.
+    void begin() {
+        if (begun_) return;
+        first_round_trip("begin", [&] { conn().exec("START TRANSACTION"); });
     }
 
     std::vector<core::InboundKey> find_processed(std::span<const core::InboundKey> keys) override {
         std::vector<core::InboundKey> found;
         if (keys.empty()) return found;
+        SqlText q(conn());
+        q.raw("SELECT channel_id, inbound_id FROM processed_inbound WHERE (channel_id, inbound_id) IN (");
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].inbound_id).raw(")");
+        }
+        q.raw(")");
+        auto rs = query("find processed", q.text());
         return guarded("find processed", [&] {
-            SqlText q(*lease_);
-            q.raw("SELECT channel_id, inbound_id FROM processed_inbound WHERE (channel_id, inbound_id) IN (");
-            for (std::size_t i = 0; i < keys.size(); ++i) {
-                q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].inbound_id).raw(")");
-            }
-            q.raw(")");
-            auto rs = lease_->query(q.text());
             while (rs->next()) found.push_back({rs->getString(1).asStdString(), rs->getString(2).asStdString()});
             return found;
         });
@@ -544,17 +564,17 @@ public:
     std::vector<core::IdentityRecord> find_identities(std::span<const core::IdentityKey> keys) override {
         std::vector<core::IdentityRecord> found;
         if (keys.empty()) return found;
+        SqlText q(conn());
+        q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
+              "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
+              "l.behavioral_score, l.score_at, i.menu FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+              "WHERE (i.channel_id, i.external_user_id) IN (");
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
+        }
+        q.raw(")");
+        auto rs = query("find identities", q.text());
         return guarded("find identities", [&] {
-            SqlText q(*lease_);
-            q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
-                  "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
-                  "l.behavioral_score, l.score_at, i.menu FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
-                  "WHERE (i.channel_id, i.external_user_id) IN (");
-            for (std::size_t i = 0; i < keys.size(); ++i) {
-                q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
-            }
-            q.raw(")");
-            auto rs = lease_->query(q.text());
             while (rs->next()) {
                 core::IdentityRecord r;
                 r.key = {rs->getString(1).asStdString(), rs->getString(2).asStdString()};
@@ -580,73 +600,123 @@ public:
     }
 
     bool lead_exists(core::LeadId id) override {
-        return guarded("lead exists", [&] {
-            auto rs = lease_->query("SELECT 1 FROM leads WHERE id = " + std::to_string(id.value) +
-                                    " AND merged_into IS NULL");
-            return rs->next();
-        });
+        auto rs = query("lead exists", "SELECT 1 FROM leads WHERE id = " + std::to_string(id.value) +
+                                           " AND merged_into IS NULL");
+        return guarded("lead exists", [&] { return rs->next(); });
     }
 
     std::optional<core::LeadRecord> lead_for_update(core::LeadId id) override {
-        return guarded("lead for update", [&] {
-            MysqlExec ex(*lease_);
-            return queries::get_lead(ex, id, true);
-        });
+        return read("lead for update", [&](MysqlExec& ex) { return queries::get_lead(ex, id, true); });
     }
 
     std::vector<core::RuleTotal> rule_totals(core::LeadId id, std::span<const std::string> rule_ids) override {
-        return guarded("rule totals", [&] {
-            MysqlExec ex(*lease_);
-            return queries::rule_totals(ex, id, rule_ids);
-        });
+        return read("rule totals", [&](MysqlExec& ex) { return queries::rule_totals(ex, id, rule_ids); });
     }
 
     std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
         std::span<const std::pair<core::LeadId, std::string>> keys) override {
-        return guarded("rule totals", [&] {
-            MysqlExec ex(*lease_);
-            return queries::rule_totals_for(ex, keys);
-        });
+        return read("rule totals", [&](MysqlExec& ex) { return queries::rule_totals_for(ex, keys); });
     }
 
     std::vector<core::LeadId> leads_with_verified(std::string_view phone, std::string_view email,
                                                   core::LeadId except) override {
-        return guarded("leads with verified", [&] {
-            MysqlExec ex(*lease_);
-            return queries::leads_with_verified(ex, phone, email, except);
-        });
+        return read("leads with verified",
+                    [&](MysqlExec& ex) { return queries::leads_with_verified(ex, phone, email, except); });
     }
 
     void apply(const core::WriteSet& writes) override {
+        begin();
         guarded("apply writes", [&] {
-            apply_writes(*lease_, writes);
+            apply_writes(conn(), *batch_, writes);
             return 0;
         });
     }
 
     void commit() override {
+        if (!begun_) {  // nothing was read or written
+            done_ = true;
+            return;
+        }
         guarded("commit", [&] {
-            lease_->exec("COMMIT");
+            batch_->add("COMMIT");
+            batch_->flush();
             return 0;
         });
         done_ = true;
     }
 
 private:
+    Conn& conn() { return **lease_; }
+
+    // Runs the transaction's first round trip; on a connection that turns out dead, once more on a
+    // fresh one (nothing was sent on the dead one).
+    template <class Fn>
+    void first_round_trip(std::string_view what, Fn&& fn) {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                fn();
+                begun_ = true;
+                batch_.emplace(conn());
+                return;
+            } catch (const sql::SQLException& e) {
+                const auto kind = classify(e);
+                if (kind != StorageErrorKind::kUnavailable) {
+                    begun_ = true;  // START TRANSACTION may have run: the destructor rolls back
+                    rethrow(e, what);
+                }
+                if (attempt >= 1) {
+                    lease_->mark_broken();
+                    done_ = true;
+                    rethrow(e, what);
+                }
+                lease_->mark_broken();
+                lease_.reset();
+                lease_.emplace(owner_.acquire());
+            }
+        }
+    }
+
+    // A query inside the transaction: pending writes go first; the transaction's opening travels
+    // with the query when it is the first.
+    std::unique_ptr<sql::ResultSet> query(std::string_view what, const std::string& sql) {
+        if (!begun_) {
+            std::unique_ptr<sql::ResultSet> rs;
+            first_round_trip(what, [&] { rs = conn().query_after("START TRANSACTION", sql); });
+            return rs;
+        }
+        return guarded(what, [&] {
+            batch_->flush();
+            return conn().query(sql);
+        });
+    }
+
+    template <class Fn>
+    auto read(std::string_view what, Fn&& fn) -> decltype(fn(std::declval<MysqlExec&>())) {
+        begin();
+        return guarded(what, [&] {
+            batch_->flush();
+            MysqlExec ex(conn());
+            return fn(ex);
+        });
+    }
+
     template <class Fn>
     auto guarded(std::string_view what, Fn&& fn) -> decltype(fn()) {
         try {
             return fn();
         } catch (const sql::SQLException& e) {
             if (classify(e) == StorageErrorKind::kUnavailable) {
-                lease_.mark_broken();
+                lease_->mark_broken();
                 done_ = true;  // nothing to roll back on a dead connection
             }
             rethrow(e, what);
         }
     }
 
-    Lease lease_;
+    MysqlStorage& owner_;
+    std::optional<Lease> lease_;
+    std::optional<Batch> batch_;  // statements not yet sent (after begin)
+    bool begun_ = false;
     bool done_ = false;
 };
 
@@ -839,17 +909,8 @@ core::IdRange MysqlStorage::reserve_ids(std::string_view sequence, std::int64_t 
 }
 
 std::unique_ptr<core::WriteTx> MysqlStorage::begin_write() {
-    for (int attempt = 0;; ++attempt) {
-        auto lease = acquire();
-        try {
-            lease->exec("START TRANSACTION");
-            return std::make_unique<Tx>(std::move(lease));
-        } catch (const sql::SQLException& e) {
-            const auto kind = classify(e);
-            if (kind == StorageErrorKind::kUnavailable) lease.mark_broken();
-            if (kind != StorageErrorKind::kUnavailable || attempt >= 1) rethrow(e, "begin");
-        }
-    }
+    // The transaction opens with its first statement (see Tx).
+    return std::make_unique<Tx>(*this, acquire());
 }
 
 std::optional<core::LeadRecord> MysqlStorage::get_lead(core::LeadId id) {
@@ -1071,9 +1132,9 @@ void MysqlStorage::complete_outbox(std::span<const core::OutboxResult> results, 
             }
             batch.add(std::move(q.text()));
         }
+        apply_writes(c, batch, writes);
+        batch.add("COMMIT");
         batch.flush();
-        apply_writes(c, writes);
-        c.exec("COMMIT");
     } catch (const sql::SQLException& e) {
         if (classify(e) == StorageErrorKind::kUnavailable) {
             lease.mark_broken();
