@@ -371,7 +371,7 @@ std::vector<core::MergeRecord> list_merges(SqlExec& ex, std::optional<std::int64
     return out;
 }
 
-core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
+core::FunnelStats funnel_counts(SqlExec& ex, const core::FunnelQuery& f) {
     core::FunnelStats s;
     const auto& stages = f.stage_probabilities;
     // One grouped pass (over the covering index leads_funnel when unfiltered) gives counts per
@@ -418,7 +418,12 @@ core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
         s.pipeline_value.emplace_back(currency, v.first);
         s.weighted_pipeline.emplace_back(currency, v.second);
     }
-    // Median finished stay per stage.
+    return s;
+}
+
+std::vector<std::optional<std::int64_t>> funnel_medians(SqlExec& ex, const core::FunnelQuery& f) {
+    const auto& stages = f.stage_probabilities;
+    std::vector<std::optional<std::int64_t>> medians;
     if (!funnel_filtered(f)) {
         // All leads: the middle row of each stage's durations, walked in the (stage, duration_ms) index.
         for (const auto& [stage, p] : stages) {
@@ -426,13 +431,13 @@ core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
             count.param(stage).sql(" AND h.duration_ms IS NOT NULL");
             const auto n = ex.scalar_i64(count).value_or(0);
             if (n == 0) {
-                s.median_ms_in_stage.emplace_back(std::nullopt);
+                medians.emplace_back(std::nullopt);
                 continue;
             }
             SqlQuery mid("SELECT h.duration_ms FROM stage_history h WHERE h.stage = ");
             mid.param(stage).sql(" AND h.duration_ms IS NOT NULL ORDER BY h.duration_ms LIMIT 1 OFFSET ");
             mid.param((n - 1) / 2);
-            s.median_ms_in_stage.emplace_back(ex.scalar_i64(mid));
+            medians.emplace_back(ex.scalar_i64(mid));
         }
     } else {
         // Filtered: one pass over the matching leads' stays, counted in buckets (a minute under a
@@ -455,7 +460,7 @@ core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
         for (const auto& [stage, p] : stages) {
             auto it = buckets.find(stage);
             if (it == buckets.end()) {
-                s.median_ms_in_stage.emplace_back(std::nullopt);
+                medians.emplace_back(std::nullopt);
                 continue;
             }
             std::int64_t n = 0;
@@ -469,10 +474,10 @@ core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& f) {
                     break;
                 }
             }
-            s.median_ms_in_stage.emplace_back(median);
+            medians.emplace_back(median);
         }
     }
-    return s;
+    return medians;
 }
 
 std::vector<core::LeadRecord> leads_with_grade_due(SqlExec& ex, core::Timestamp now, int limit) {

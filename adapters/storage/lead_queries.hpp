@@ -19,7 +19,11 @@ core::LeadPage list_leads(SqlExec& ex, const core::LeadFilter& filter, const std
 std::vector<core::StageHistoryRecord> stage_history(SqlExec& ex, core::LeadId id);
 std::vector<core::ScoreEntryRecord> score_entries(SqlExec& ex, core::LeadId id);
 std::vector<core::MergeRecord> list_merges(SqlExec& ex, std::optional<std::int64_t> before_id, int limit);
-core::FunnelStats funnel(SqlExec& ex, const core::FunnelQuery& query);
+// The funnel in two independent passes a backend may run side by side on two connections:
+// counts, reach and pipeline from the leads (median_ms_in_stage left empty), and the median
+// finished stay per stage from stage_history.
+core::FunnelStats funnel_counts(SqlExec& ex, const core::FunnelQuery& query);
+std::vector<std::optional<std::int64_t>> funnel_medians(SqlExec& ex, const core::FunnelQuery& query);
 std::vector<core::LeadRecord> leads_with_grade_due(SqlExec& ex, core::Timestamp now, int limit);
 std::vector<core::RuleTotal> rule_totals(SqlExec& ex, core::LeadId id, std::span<const std::string> rule_ids);
 std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(

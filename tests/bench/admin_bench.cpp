@@ -6,7 +6,9 @@
 //
 //   admin_bench --backend sqlite|mysql [--leads N] [--events-per-lead K] [--workdir DIR] [--reuse]
 //
-// MySQL uses LEADHATCH_TEST_MYSQL_URL (tests/bench/admin_load.sh starts a MariaDB when unset).
+// MySQL uses LEADHATCH_TEST_MYSQL_URL (tests/bench/admin_load.sh starts a MariaDB when unset):
+// a fresh database is made there, or with --reuse the URL's database already holds the data set
+// (as --reuse does with the SQLite file in --workdir).
 // The data is written with raw multi-row SQL (a bench may speak the dialect; the service never
 // sees how its tables were filled).
 #include <sqlite3.h>
@@ -307,9 +309,12 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "set LEADHATCH_TEST_MYSQL_URL (tests/bench/admin_load.sh does)\n");
             return 2;
         }
-        mysql = std::make_unique<testing::MysqlTestDatabase>(*base);
-        url = mysql->url();
-        o.reuse = false;
+        if (o.reuse) {
+            url = *base;  // the database named there already holds the data set
+        } else {
+            mysql = std::make_unique<testing::MysqlTestDatabase>(*base);
+            url = mysql->url();
+        }
     } else {
         url = "sqlite:" + o.workdir + "/admin-bench.db";
         if (!o.reuse) {

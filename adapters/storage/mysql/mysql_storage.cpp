@@ -7,6 +7,7 @@
 #include <mysql_driver.h>
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <string>
 #include <utility>
 
@@ -950,22 +951,32 @@ std::vector<core::MergeRecord> MysqlStorage::list_merges(std::optional<std::int6
 }
 
 core::FunnelStats MysqlStorage::funnel(const core::FunnelQuery& query) {
-    return with_retry([&](Conn& c) {
-        MysqlExec ex(c);
-        // One consistent snapshot for every figure.
-        c.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-        try {
-            auto stats = queries::funnel(ex, query);
-            c.exec("COMMIT");
-            return stats;
-        } catch (...) {
+    // Two independent passes (leads; stage stays) on two connections at once: each pass reads one
+    // snapshot of its own (the counts agree with each other; the medians are of finished stays).
+    auto medians = std::async(std::launch::async, [&] {
+        return with_retry([&](Conn& c) {
+            MysqlExec ex(c);
+            // A stage's count and its middle row come from the same snapshot.
+            c.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
             try {
-                c.exec("ROLLBACK");
+                auto stays = queries::funnel_medians(ex, query);
+                c.exec("COMMIT");
+                return stays;
             } catch (...) {
+                try {
+                    c.exec("ROLLBACK");
+                } catch (...) {
+                }
+                throw;
             }
-            throw;
-        }
+        });
     });
+    auto stats = with_retry([&](Conn& c) {
+        MysqlExec ex(c);
+        return queries::funnel_counts(ex, query);
+    });
+    stats.median_ms_in_stage = medians.get();
+    return stats;
 }
 
 std::vector<core::LeadRecord> MysqlStorage::leads_with_grade_due(core::Timestamp now, int limit) {
