@@ -446,12 +446,13 @@ int main(int argc, char** argv) {
         double ms = 0;
         auto r = get("/api/v1/leads/export.csv", ms);
         const long after = pid > 0 ? rss_kb(pid, "VmHWM:") : -1;
+        const long heap = pid > 0 ? rss_kb(pid, "RssAnon:") : -1;  // without the mapped database file
         std::size_t rows = 0;
         for (std::size_t p = 0; (p = r.find("\r\n", p)) != std::string::npos; p += 2) ++rows;
         std::printf("  export %zu bytes, about %zu lines, %.1f s: %.0f leads/s, %.1f MB/s; service peak RSS %ld MB "
-                    "before, %ld MB after\n",
+                    "before, %ld MB after (heap %ld MB after)\n",
                     r.size(), rows, ms / 1000, static_cast<double>(o.leads) / (ms / 1000),
-                    static_cast<double>(r.size()) / 1e6 / (ms / 1000), before / 1024, after / 1024);
+                    static_cast<double>(r.size()) / 1e6 / (ms / 1000), before / 1024, after / 1024, heap / 1024);
     }
     svc.signal(15);
     svc.wait();

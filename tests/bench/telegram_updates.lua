@@ -1,7 +1,7 @@
 -- wrk script: posts distinct, realistic Telegram message updates to /webhooks/tg-bench over
 -- keep-alive connections. About 2% of the requests redeliver an update_id this thread already
 -- sent (Telegram's retries), which the service must acknowledge without processing again.
--- Senders come from a pool of 50,000 people, so most updates touch an existing lead and some
+-- Senders come from a pool of 20,000 people, so most updates touch an existing lead and some
 -- create one, as on a live channel.
 local threads = {}
 local next_id = 0

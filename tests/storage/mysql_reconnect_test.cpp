@@ -63,6 +63,43 @@ TEST(MysqlReconnect, RecoversAfterServerRestart) {
     EXPECT_EQ(storage->pool_stats().in_use, 0);
 }
 
+TEST(MysqlReconnect, AWriteTransactionsFirstRoundTrip_ReplacesADeadPooledConnection) {
+    auto url = testing::mysql_url();
+    const char* restart = std::getenv("LEADHATCH_TEST_MYSQL_RESTART");
+    if (!url || !restart || !*restart) {
+        if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL/RESTART are not set";
+        GTEST_SKIP() << "needs LEADHATCH_TEST_MYSQL_URL and LEADHATCH_TEST_MYSQL_RESTART";
+    }
+    testing::MysqlTestDatabase db(*url);
+    adapters::storage::StorageTuning tuning;
+    tuning.pool_size = 2;
+    auto storage = adapters::storage::make_storage(db.parsed(), tuning);
+    storage->migrate();
+    {
+        auto tx = storage->begin_write();
+        tx->apply(lead(1));
+        tx->commit();
+    }
+    ASSERT_EQ(std::system(restart), 0) << "restart command failed: " << restart;
+
+    // Nothing has noticed the restart yet: the pooled connection is dead. The transaction's first
+    // round trip (START TRANSACTION together with the deduplication lookup, as the inbound
+    // pipeline does it) finds out and goes again on a fresh connection.
+    auto tx = storage->begin_write();
+    const core::InboundKey keys[] = {{"tg", "update-1"}};
+    EXPECT_TRUE(tx->find_processed(keys).empty());
+    const core::IdentityKey who[] = {{"tg", "1"}};
+    ASSERT_EQ(tx->find_identities(who).size(), 1u);
+    auto w = lead(2);
+    w.processed.push_back(keys[0]);
+    tx->apply(w);
+    tx->commit();
+    tx.reset();
+    EXPECT_TRUE(storage->get_lead(core::LeadId{2}));
+    auto again = storage->begin_write();
+    EXPECT_EQ(again->find_processed(keys).size(), 1u);
+}
+
 TEST(MysqlReconnect, ReportsUnavailable_WhenTheServerIsGone) {
     adapters::storage::StorageUrl u;
     u.kind = adapters::storage::StorageUrl::Kind::kMysql;

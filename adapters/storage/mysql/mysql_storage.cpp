@@ -663,6 +663,7 @@ private:
                 const auto kind = classify(e);
                 if (kind != StorageErrorKind::kUnavailable) {
                     begun_ = true;  // START TRANSACTION may have run: the destructor rolls back
+                    batch_.emplace(conn());
                     rethrow(e, what);
                 }
                 if (attempt >= 1) {
