@@ -558,7 +558,8 @@ private:
             case InboundKind::kButtonPress: {
                 if (!e.reply_token.empty()) answer_button(d, index, e, *lead, "");
                 const std::string key = "button." + e.button_data;
-                if (!e.button_data.empty() && templates_.find(key, templates_.pick_locale(lead->language, default_locale(d)))) {
+                // Answered when some locale has the template (the same fallback as any reply).
+                if (!e.button_data.empty() && templates_.lookup(key, templates_.pick_locale(lead->language, default_locale(d)))) {
                     reply(d, index, e, *lead, key, vars, "button");
                 }
                 break;
@@ -598,7 +599,7 @@ private:
                 if (!private_chat) break;
                 const std::string key = "scene." + e.scene;
                 const bool scene_message =
-                    !e.scene.empty() && templates_.find(key, templates_.pick_locale(lead->language, default_locale(d)));
+                    !e.scene.empty() && templates_.lookup(key, templates_.pick_locale(lead->language, default_locale(d)));
                 const bool one_shot = !e.reply_token.empty();
                 if (arriving && !(one_shot && scene_message)) {
                     reply(d, index, e, *lead, "welcome", vars, "welcome", e.reply_token);

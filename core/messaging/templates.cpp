@@ -222,15 +222,18 @@ const MessageTemplate* TemplateCatalog::find(std::string_view key, std::string_v
     return nullptr;
 }
 
+const MessageTemplate* TemplateCatalog::lookup(std::string_view key, std::string_view locale) const {
+    if (const MessageTemplate* t = find(key, locale)) return t;
+    if (const MessageTemplate* t = find(key, "en")) return t;
+    for (const auto& [l, table] : locales_) {
+        if (const MessageTemplate* t = find(key, l)) return t;
+    }
+    return nullptr;
+}
+
 std::optional<MessageTemplate> TemplateCatalog::render(std::string_view key, std::string_view locale,
                                                        const TemplateVars& vars) const {
-    const MessageTemplate* t = find(key, locale);
-    if (!t) t = find(key, "en");
-    if (!t) {
-        for (const auto& [l, table] : locales_) {
-            if ((t = find(key, l))) break;
-        }
-    }
+    const MessageTemplate* t = lookup(key, locale);
     if (!t) return std::nullopt;
     MessageTemplate out;
     const bool html = t->parse_mode == "HTML";

@@ -41,7 +41,10 @@ public:
     // the fallback.
     std::string pick_locale(std::string_view user_language, std::string_view fallback) const;
 
+    // Exactly this locale's template, or nullptr.
     const MessageTemplate* find(std::string_view key, std::string_view locale) const;
+    // The template render() would use: locale, then "en", then any locale; nullptr if none has key.
+    const MessageTemplate* lookup(std::string_view key, std::string_view locale) const;
 
     // Renders key in locale (falling back to "en", then any locale). Unknown key: nullopt.
     std::optional<MessageTemplate> render(std::string_view key, std::string_view locale,

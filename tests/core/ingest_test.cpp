@@ -583,6 +583,16 @@ TEST_F(IngestTest, RepliesButtonTemplateInUsersLocale_WhenLeadSpeaksChinese) {
     EXPECT_EQ(results[0].replies[1].text, "价格如下");
 }
 
+TEST_F(IngestTest, RepliesButtonTemplateFromEnglish_WhenTheUsersLocaleLacksIt) {
+    known(7, "555", "zh-CN");
+    std::vector<TemplateProblem> problems;
+    templates_.add_locale("en", R"({"button.menu:trial": "Your trial starts now"})", "extra.json", problems);
+    ASSERT_TRUE(problems.empty());
+    const auto results = run({delivery("u1", {button("555", "menu:trial", "cbq-4")})});
+    ASSERT_EQ(results[0].replies.size(), 2u);  // the callback answer, then the English text
+    EXPECT_EQ(results[0].replies[1].text, "Your trial starts now");
+}
+
 // ---- contacts ---------------------------------------------------------------------------------
 
 TEST_F(IngestTest, SetsVerifiedPhone_WhenUserSharesOwnContact) {

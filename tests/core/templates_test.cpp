@@ -125,6 +125,21 @@ TEST(TemplateCatalogLoad, KeepsObjectTemplate_WhenWellFormed) {
     EXPECT_EQ(c.find("other", "en"), nullptr);
 }
 
+TEST(TemplateCatalogLookup, FallsBackToEnglishThenAnyLocale_AsRenderDoes) {
+    const auto c = catalog_of({{"en", R"({ "a": "A en", "b": "B en" })"},
+                               {"ja", R"({ "c": "C ja" })"},
+                               {"zh-CN", R"({ "a": "A zh" })"}});
+    ASSERT_NE(c.lookup("a", "zh-CN"), nullptr);
+    EXPECT_EQ(c.lookup("a", "zh-CN")->text, "A zh");
+    EXPECT_EQ(c.find("b", "zh-CN"), nullptr);
+    ASSERT_NE(c.lookup("b", "zh-CN"), nullptr);
+    EXPECT_EQ(c.lookup("b", "zh-CN")->text, "B en");
+    ASSERT_NE(c.lookup("c", "zh-CN"), nullptr);
+    EXPECT_EQ(c.lookup("c", "zh-CN")->text, "C ja");
+    EXPECT_EQ(c.lookup("d", "zh-CN"), nullptr);
+    EXPECT_EQ(c.render("b", "zh-CN", {})->text, "B en");
+}
+
 // ---- render -----------------------------------------------------------------------------------
 
 TEST(TemplateCatalogRender, ReplacesPlaceholders_WhenVarsGiven) {
