@@ -501,7 +501,9 @@ private:
         if (!lead) return;
 
         // Later touches keep their attribution, even though the first touch is what the lead shows.
-        if (!lead->is_new && !attribution.kind.empty()) {
+        // A lead opening its own referral link is no touch: nobody referred it.
+        const bool own_code = attribution.kind == "referral" && attribution.referrer == lead->id;
+        if (!lead->is_new && !attribution.kind.empty() && !own_code) {
             ws_.touches.push_back(TouchRow{lead->id, d.channel_id, attribution.kind, attribution.campaign,
                                            attribution.referral_code, attribution.referrer, attribution.detail, now_});
         }

@@ -346,6 +346,15 @@ TEST_F(IngestTest, TouchesButKeepsFirstSource_WhenKnownLeadStartsFromCampaign) {
     EXPECT_EQ(w.touches[0].campaign, "webinar");
 }
 
+TEST_F(IngestTest, RecordsNoTouchNorCredit_WhenALeadOpensItsOwnReferralLink) {
+    known(7, "555");
+    run({delivery("u1", {command("555", "start", "ref_" + referral_code(LeadId{7}))})});
+    EXPECT_TRUE(tx_.collect(&WriteSet::touches).empty());
+    EXPECT_TRUE(events_of(tx_, "referral_credited").empty());
+    EXPECT_EQ(tx_.lead(7).referral_count, 0);
+    EXPECT_EQ(events_of(tx_, "command").size(), 1u);  // the /start itself is on the timeline
+}
+
 TEST_F(IngestTest, CreditsReferrerOnce_WhenStartHasRefPayload) {
     known(7, "111");
     const std::string payload = "ref_" + referral_code(LeadId{7});
