@@ -65,7 +65,10 @@ std::optional<LeadCursor> LeadCursor::decode(std::string_view text) {
     if (r1.ec != std::errc{} || r1.ptr != b + dot || r2.ec != std::errc{} || r2.ptr != b + raw->size() || id <= 0) {
         return std::nullopt;
     }
-    return LeadCursor{from_epoch_ms(ms), LeadId{id}};
+    LeadCursor cursor{from_epoch_ms(ms), LeadId{id}};
+    // One text per cursor: trailing bits, leading zeros or a '+' would otherwise decode as well.
+    if (cursor.encode() != text) return std::nullopt;
+    return cursor;
 }
 
 }  // namespace leadhatch::core

@@ -94,6 +94,20 @@ TEST(LeadCursor, RejectsText_WhenContentsAreNotACursor) {
     }
 }
 
+TEST(LeadCursor, RejectsText_WhenNotTheCanonicalSpelling) {
+    const std::string good = LeadCursor{from_epoch_ms(1000), LeadId{77}}.encode();
+    ASSERT_TRUE(LeadCursor::decode(good).has_value());
+    // The same bytes with the unused low bits of the last character set.
+    std::string noisy = good;
+    noisy.back() = static_cast<char>(noisy.back() == 'A' ? 'B' : noisy.back() + 1);
+    EXPECT_FALSE(LeadCursor::decode(noisy).has_value()) << noisy;
+    // A character that adds no whole byte, and numbers spelled otherwise.
+    EXPECT_FALSE(LeadCursor::decode(good + "A").has_value());
+    for (std::string_view raw : {"c01000.77", "c1000.077", "c+1000.77"}) {
+        EXPECT_FALSE(LeadCursor::decode(b64url(raw)).has_value()) << raw;
+    }
+}
+
 TEST(LeadCursor, DecodesHandMadeCursor_WhenWellFormed) {
     const auto c = LeadCursor::decode(b64url("c1000.77"));
     ASSERT_TRUE(c.has_value());
