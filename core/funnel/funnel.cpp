@@ -11,47 +11,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/config_problems.hpp"
+
 namespace leadhatch::core {
 namespace {
 
 using nlohmann::json;
 
-// Collects the problems of one file; paths are JSON paths ("stages[3].probability").
-class Problems {
-public:
-    Problems(std::string source, std::vector<TemplateProblem>& out)
-        : source_(std::move(source)), out_(out), start_(out.size()) {}
-
-    void add(const std::string& path, std::string message) {
-        out_.push_back({path.empty() ? source_ : source_ + ": " + path, std::move(message)});
-    }
-    std::size_t count() const { return out_.size() - start_; }
-    Error error() const {
-        const auto& first = out_[start_];
-        std::string message = first.path + ": " + first.message;
-        if (count() > 1) message += " (and " + std::to_string(count() - 1) + " more)";
-        return Error{"invalid_config", std::move(message), source_};
-    }
-
-private:
-    std::string source_;
-    std::vector<TemplateProblem>& out_;
-    std::size_t start_;
-};
-
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-std::string json_error_text(const json::exception& e) {
-    std::string_view what = e.what();
-    if (auto end = what.find("] "); what.starts_with("[json.exception.") && end != std::string_view::npos) {
-        what.remove_prefix(end + 2);
-    }
-    return std::string(what);
-}
-
-std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+using Problems = ConfigProblems;
 
 std::string expected_list(std::initializer_list<std::string_view> keys) {
     std::string out;
@@ -66,14 +33,14 @@ void check_keys(const json& obj, const std::string& path, std::initializer_list<
                 Problems& p) {
     for (const auto& [key, value] : obj.items()) {
         if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-            p.add(join(path, key), "unknown key (expected " + expected_list(allowed) + ")");
+            p.add(path_join(path, key), "unknown key (expected " + expected_list(allowed) + ")");
         }
     }
 }
 
 std::optional<std::string> read_string(const json& obj, const std::string& path, std::string_view key, bool required,
                                        Problems& p) {
-    const std::string here = join(path, key);
+    const std::string here = path_join(path, key);
     auto it = obj.find(key);
     if (it == obj.end()) {
         if (required) p.add(here, "required, a non-empty string");
@@ -95,7 +62,7 @@ std::optional<bool> read_bool(const json& obj, const std::string& path, std::str
     auto it = obj.find(key);
     if (it == obj.end()) return std::nullopt;
     if (!it->is_boolean()) {
-        p.add(join(path, key), std::string("must be true or false, not ") + it->type_name());
+        p.add(path_join(path, key), std::string("must be true or false, not ") + it->type_name());
         return std::nullopt;
     }
     return it->get<bool>();
@@ -103,7 +70,7 @@ std::optional<bool> read_bool(const json& obj, const std::string& path, std::str
 
 std::optional<int> read_int(const json& obj, const std::string& path, std::string_view key, bool required,
                             std::int64_t min, std::int64_t max, Problems& p) {
-    const std::string here = join(path, key);
+    const std::string here = path_join(path, key);
     const std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
     auto it = obj.find(key);
     if (it == obj.end()) {
@@ -188,7 +155,7 @@ Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::strin
         std::map<std::string, std::size_t> seen;
         for (std::size_t i = 0; i < stages->size(); ++i) {
             const json& s = (*stages)[i];
-            const std::string path = index("stages", i);
+            const std::string path = path_index("stages", i);
             if (!s.is_object()) {
                 p.add(path, std::string("must be an object with id and probability, not ") + s.type_name());
                 continue;
@@ -198,11 +165,11 @@ Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::strin
             bool ok = true;
             if (auto id = read_string(s, path, "id", true, p)) {
                 if (!valid_id(*id)) {
-                    p.add(join(path, "id"), "use letters, digits, '_' and '-'");
+                    p.add(path_join(path, "id"), "use letters, digits, '_' and '-'");
                     ok = false;
                 } else if (auto [it, fresh] = seen.emplace(*id, i); !fresh) {
-                    p.add(join(path, "id"),
-                          "duplicate stage id '" + *id + "' (first at " + index("stages", it->second) + ")");
+                    p.add(path_join(path, "id"),
+                          "duplicate stage id '" + *id + "' (first at " + path_index("stages", it->second) + ")");
                     ok = false;
                 }
                 def.id = *id;
@@ -234,7 +201,7 @@ Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::strin
         auto open_after = std::find_if(parsed.begin() + static_cast<std::ptrdiff_t>(a) + 1, parsed.end(),
                                        [](const auto& e) { return !e.second.terminal; });
         if (open_after != parsed.end()) {
-            p.add(join(index("stages", parsed[a].first), "terminal"), "terminal stages come after every open stage ('" +
+            p.add(path_join(path_index("stages", parsed[a].first), "terminal"), "terminal stages come after every open stage ('" +
                                                                           open_after->second.id + "' follows '" +
                                                                           parsed[a].second.id + "')");
             break;

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/config_problems.hpp"
+
 namespace leadhatch::core {
 namespace {
 
@@ -22,42 +24,7 @@ constexpr std::int64_t kMaxPoints = 100'000;
 
 // ---- config reading helpers ---------------------------------------------------------------------
 
-// Collects the problems of one file; paths are JSON paths ("rules[2].keywords").
-class Problems {
-public:
-    Problems(std::string source, std::vector<TemplateProblem>& out)
-        : source_(std::move(source)), out_(out), start_(out.size()) {}
-
-    void add(const std::string& path, std::string message) {
-        out_.push_back({path.empty() ? source_ : source_ + ": " + path, std::move(message)});
-    }
-    std::size_t count() const { return out_.size() - start_; }
-    Error error() const {
-        const auto& first = out_[start_];
-        std::string message = first.path + ": " + first.message;
-        if (count() > 1) message += " (and " + std::to_string(count() - 1) + " more)";
-        return Error{"invalid_config", std::move(message), source_};
-    }
-
-private:
-    std::string source_;
-    std::vector<TemplateProblem>& out_;
-    std::size_t start_;
-};
-
-// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
-std::string json_error_text(const json::exception& e) {
-    std::string_view what = e.what();
-    if (auto end = what.find("] "); what.starts_with("[json.exception.") && end != std::string_view::npos) {
-        what.remove_prefix(end + 2);
-    }
-    return std::string(what);
-}
-
-std::string join(const std::string& path, std::string_view key) {
-    return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+using Problems = ConfigProblems;
 
 template <class Keys>
 std::string list_keys(const Keys& keys) {
@@ -80,7 +47,7 @@ bool check_keys(const json& obj, const std::string& path, std::initializer_list<
     bool ok = true;
     for (const auto& [key, value] : obj.items()) {
         if (!contains_key(allowed, key)) {
-            p.add(join(path, key), "unknown key (expected " + list_keys(allowed) + ")");
+            p.add(path_join(path, key), "unknown key (expected " + list_keys(allowed) + ")");
             ok = false;
         }
     }
@@ -103,7 +70,7 @@ bool parse_document(std::string_view text, json& doc, Problems& p, std::string_v
 
 std::optional<std::string> read_string(const json& obj, const std::string& path, std::string_view key, bool required,
                                        bool allow_empty, Problems& p) {
-    const std::string here = join(path, key);
+    const std::string here = path_join(path, key);
     auto it = obj.find(key);
     if (it == obj.end()) {
         if (required) p.add(here, "required, a non-empty string");
@@ -123,7 +90,7 @@ std::optional<std::string> read_string(const json& obj, const std::string& path,
 
 std::optional<std::int64_t> read_int(const json& obj, const std::string& path, std::string_view key, bool required,
                                      std::int64_t min, std::int64_t max, Problems& p) {
-    const std::string here = join(path, key);
+    const std::string here = path_join(path, key);
     const std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
     auto it = obj.find(key);
     if (it == obj.end()) {
@@ -148,7 +115,7 @@ std::optional<double> read_number(const json& obj, const std::string& path, std:
     auto it = obj.find(key);
     if (it == obj.end()) return std::nullopt;
     if (!it->is_number() || it->get<double>() < min || it->get<double>() > max) {
-        p.add(join(path, key), "must be a number from " + std::to_string(static_cast<std::int64_t>(min)) + " to " +
+        p.add(path_join(path, key), "must be a number from " + std::to_string(static_cast<std::int64_t>(min)) + " to " +
                                    std::to_string(static_cast<std::int64_t>(max)));
         return std::nullopt;
     }
@@ -158,7 +125,7 @@ std::optional<double> read_number(const json& obj, const std::string& path, std:
 // A non-empty array of non-empty strings.
 std::optional<std::vector<std::string>> read_strings(const json& obj, const std::string& path, std::string_view key,
                                                      bool required, Problems& p) {
-    const std::string here = join(path, key);
+    const std::string here = path_join(path, key);
     auto it = obj.find(key);
     if (it == obj.end()) {
         if (required) p.add(here, "required, a non-empty array of strings");
@@ -173,10 +140,10 @@ std::optional<std::vector<std::string>> read_strings(const json& obj, const std:
     for (std::size_t i = 0; i < it->size(); ++i) {
         const json& v = (*it)[i];
         if (!v.is_string()) {
-            p.add(index(here, i), std::string("must be a string, not ") + v.type_name());
+            p.add(path_index(here, i), std::string("must be a string, not ") + v.type_name());
             ok = false;
         } else if (v.get<std::string>().empty()) {
-            p.add(index(here, i), "must not be empty");
+            p.add(path_index(here, i), "must not be empty");
             ok = false;
         } else {
             out.push_back(v.get<std::string>());
@@ -199,12 +166,12 @@ std::optional<std::string> read_id(const json& obj, const std::string& path, con
     auto id = read_string(obj, path, "id", true, false, p);
     if (!id) return std::nullopt;
     if (!valid_id(*id)) {
-        p.add(join(path, "id"), "use letters, digits, '_', '-' and '.'");
+        p.add(path_join(path, "id"), "use letters, digits, '_', '-' and '.'");
         return std::nullopt;
     }
     if (auto [it, fresh] = seen.emplace(*id, i); !fresh) {
-        p.add(join(path, "id"),
-              "duplicate " + std::string(what) + " id '" + *id + "' (first at " + index(list, it->second) + ")");
+        p.add(path_join(path, "id"),
+              "duplicate " + std::string(what) + " id '" + *id + "' (first at " + path_index(list, it->second) + ")");
         return std::nullopt;
     }
     return id;
@@ -317,7 +284,7 @@ bool known_rule_key(std::string_view key) {
 
 void check_rule_keys(const json& r, const std::string& path, const std::optional<std::string>& kind, Problems& p) {
     for (const auto& [key, value] : r.items()) {
-        const std::string here = join(path, key);
+        const std::string here = path_join(path, key);
         if (!known_rule_key(key)) {
             p.add(here, "unknown key (expected " + list_keys(kCommonKeys) +
                             (kind ? (kind_keys(*kind).empty() ? "" : ", " + list_keys(kind_keys(*kind))) : "") + ")");
@@ -337,7 +304,7 @@ void check_rule_keys(const json& r, const std::string& path, const std::optional
 void read_field_condition(const json& r, const std::string& path, ScoringRule& rule, bool& ok, Problems& p) {
     if (auto field = read_string(r, path, "field", true, false, p)) {
         if (!valid_field(*field)) {
-            p.add(join(path, "field"), field_problem(*field));
+            p.add(path_join(path, "field"), field_problem(*field));
             ok = false;
         }
         rule.field = *field;
@@ -354,12 +321,12 @@ void read_field_condition(const json& r, const std::string& path, ScoringRule& r
         return;
     }
     if (conditions.size() > 1) {
-        p.add(join(path, conditions[1]), "one condition per rule (already has " + std::string(conditions[0]) + ")");
+        p.add(path_join(path, conditions[1]), "one condition per rule (already has " + std::string(conditions[0]) + ")");
         ok = false;
         return;
     }
     const std::string_view c = conditions[0];
-    const std::string here = join(path, c);
+    const std::string here = path_join(path, c);
     const json& v = r.at(c);
     if (c == "range") {
         if (!v.is_array() || v.size() != 2) {
@@ -371,7 +338,7 @@ void read_field_condition(const json& r, const std::string& path, ScoringRule& r
         for (std::size_t i = 0; i < 2; ++i) {
             if (v[i].is_null()) continue;
             if (!v[i].is_number()) {
-                p.add(index(here, i), std::string("must be a number or null, not ") + v[i].type_name());
+                p.add(path_index(here, i), std::string("must be a number or null, not ") + v[i].type_name());
                 ok = false;
                 continue;
             }
@@ -422,7 +389,7 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
         if (contains_key(kKinds, *k)) {
             kind = *k;
         } else {
-            p.add(join(path, "kind"), "unknown kind '" + *k + "' (expected " + list_keys(kKinds) + ")");
+            p.add(path_join(path, "kind"), "unknown kind '" + *k + "' (expected " + list_keys(kKinds) + ")");
         }
     }
     check_rule_keys(r, path, kind, p);
@@ -440,7 +407,7 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
         const bool demographic = *kind == "field";
         if (auto pts = read_int(r, path, "points", true, demographic ? -kMaxPoints : 1, kMaxPoints, p)) {
             if (*pts == 0) {
-                p.add(join(path, "points"), "must not be 0");
+                p.add(path_join(path, "points"), "must not be 0");
                 ok = false;
             }
             rule.points = static_cast<int>(*pts);
@@ -450,7 +417,7 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
     }
     if (auto cap = read_int(r, path, "cap", false, 1, 1'000'000, p)) {
         if (rule.points < 0) {
-            p.add(join(path, "cap"), "caps apply to positive points only");
+            p.add(path_join(path, "cap"), "caps apply to positive points only");
             ok = false;
         }
         rule.cap = static_cast<int>(*cap);
@@ -458,7 +425,7 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
         ok = false;
     }
     if (auto period = r.find("period"); period != r.end() && (!kind || *kind != "field")) {
-        const std::string ppath = join(path, "period");
+        const std::string ppath = path_join(path, "period");
         if (!period->is_object()) {
             p.add(ppath, R"(must be an object {"days": N, "max": M})");
             ok = false;
@@ -485,10 +452,10 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
         if (auto data = read_string(r, path, "data", true, false, p)) {
             const auto star = data->find('*');
             if (star != std::string::npos && star + 1 != data->size()) {
-                p.add(join(path, "data"), "'*' is allowed only at the end (a prefix match)");
+                p.add(path_join(path, "data"), "'*' is allowed only at the end (a prefix match)");
                 ok = false;
             } else if (data->size() > 64) {
-                p.add(join(path, "data"), "at most 64 bytes (Telegram's callback_data limit)");
+                p.add(path_join(path, "data"), "at most 64 bytes (Telegram's callback_data limit)");
                 ok = false;
             }
             rule.data = *data;
@@ -498,10 +465,10 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
     } else if (kind == "command") {
         if (auto cmd = read_string(r, path, "command", true, false, p)) {
             if (cmd->starts_with('/')) {
-                p.add(join(path, "command"), "write the command without '/' (\"start\")");
+                p.add(path_join(path, "command"), "write the command without '/' (\"start\")");
                 ok = false;
             } else if (cmd->find_first_of(" \t\r\n@") != std::string::npos) {
-                p.add(join(path, "command"), "must be one word without '@'");
+                p.add(path_join(path, "command"), "must be one word without '@'");
                 ok = false;
             }
             rule.command = *cmd;
@@ -517,7 +484,7 @@ std::optional<ScoringRule> read_rule(const json& r, const std::string& path, std
         } else {
             ok = false;
         }
-        const std::string apath = join(path, "answers");
+        const std::string apath = path_join(path, "answers");
         auto answers = r.find("answers");
         if (answers == r.end()) {
             p.add(apath, "required, an object of answer ids to points");
@@ -684,22 +651,22 @@ std::optional<SegmentCondition> read_condition(const json& c, const std::string&
     }
     if (auto it = c.find("present"); it != c.end()) {
         if (!it->is_boolean()) {
-            p.add(join(path, "present"), std::string("must be true or false, not ") + it->type_name());
+            p.add(path_join(path, "present"), std::string("must be true or false, not ") + it->type_name());
         } else {
             cond.present = it->get<bool>();
         }
     }
     if (p.count() != before) return std::nullopt;
 
-    if (cond.gte && cond.gt) p.add(join(path, "gt"), "use either gte or gt");
-    if (cond.lte && cond.lt) p.add(join(path, "lt"), "use either lte or lt");
+    if (cond.gte && cond.gt) p.add(path_join(path, "gt"), "use either gte or gt");
+    if (cond.lte && cond.lt) p.add(path_join(path, "lt"), "use either lte or lt");
     const auto lo = cond.gte ? cond.gte : cond.gt;
     const auto hi = cond.lte ? cond.lte : cond.lt;
     if (lo && hi && (*lo > *hi || (*lo == *hi && (cond.gt || cond.lt)))) {
         p.add(path, "empty range: no value can match");
     }
     if (cond.present == false && c.size() > 1) {
-        p.add(join(path, "present"), "present: false cannot be combined with other conditions");
+        p.add(path_join(path, "present"), "present: false cannot be combined with other conditions");
     }
     if (p.count() != before) return std::nullopt;
     return cond;
@@ -790,7 +757,7 @@ Expected<ScoringConfig> parse_scoring(std::string_view json_text, const std::str
     } else {
         std::map<std::string, std::size_t> seen;
         for (std::size_t i = 0; i < rules->size(); ++i) {
-            if (auto rule = read_rule((*rules)[i], index("rules", i), i, seen, p)) {
+            if (auto rule = read_rule((*rules)[i], path_index("rules", i), i, seen, p)) {
                 config.rules.push_back(std::move(*rule));
             }
         }
@@ -910,13 +877,13 @@ Expected<SegmentsConfig> parse_segments(std::string_view json_text, const std::s
         std::optional<std::size_t> catch_all;
         for (std::size_t i = 0; i < segments->size(); ++i) {
             const json& s = (*segments)[i];
-            const std::string path = index("segments", i);
+            const std::string path = path_index("segments", i);
             if (!s.is_object()) {
                 p.add(path, std::string("must be an object with id and when, not ") + s.type_name());
                 continue;
             }
             if (catch_all) {
-                p.add(path, "never matches: " + index("segments", *catch_all) + " before it matches every lead");
+                p.add(path, "never matches: " + path_index("segments", *catch_all) + " before it matches every lead");
             }
             check_keys(s, path, {"id", "label", "when"}, p);
             SegmentDef def;
@@ -928,7 +895,7 @@ Expected<SegmentsConfig> parse_segments(std::string_view json_text, const std::s
             }
             if (auto label = read_string(s, path, "label", false, false, p)) def.label = *label;
             if (def.label.empty()) def.label = def.id;
-            const std::string wpath = join(path, "when");
+            const std::string wpath = path_join(path, "when");
             auto when = s.find("when");
             if (when == s.end()) {
                 p.add(wpath, "required, an object of field conditions ({} matches every lead)");
@@ -939,7 +906,7 @@ Expected<SegmentsConfig> parse_segments(std::string_view json_text, const std::s
             } else {
                 if (when->empty() && !catch_all) catch_all = i;
                 for (const auto& [field, cond] : when->items()) {
-                    if (auto c = read_condition(cond, join(wpath, field), field, p)) {
+                    if (auto c = read_condition(cond, path_join(wpath, field), field, p)) {
                         def.when.push_back(std::move(*c));
                     } else {
                         ok = false;

@@ -524,7 +524,7 @@ TEST_P(AdminApiE2E, ServesTheOpenApiDocument_ThatMatchesTheRoutes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AdminApiE2E, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const auto& info) { return info.param == Backend::kSqlite ? "sqlite" : "mysql"; });
+                         [](const auto& p) { return p.param == Backend::kSqlite ? "sqlite" : "mysql"; });
 
 }  // namespace
 }  // namespace leadhatch
