@@ -212,8 +212,9 @@ int App::run() {
             d.clock, d.leads.get());
         IngestQueue::Options qo;
         qo.max_batch = d.config.storage.max_batch;
-        // SQLite has one writer at a time; a server database commits two lanes side by side.
-        qo.writers = d.storage->backend() == "mysql" ? 2 : 1;
+        // SQLite has one writer at a time; a server database commits two lanes side by side when
+        // the pool leaves a connection for everything else.
+        qo.writers = d.storage->backend() == "mysql" && d.config.storage.pool_size >= 3 ? 2 : 1;
         d.ingest = std::make_unique<IngestQueue>(*d.storage, *d.processor, qo);
         d.webhooks = std::make_unique<Webhooks>(Webhooks::Deps{d.config, d.ioc, d.db_pool, *d.storage, *d.ingest,
                                                                d.metrics, d.clock, d.templates, d.migrated});
