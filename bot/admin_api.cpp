@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <memory>
+#include <variant>
 
 #include "core/error.hpp"
 
@@ -358,6 +359,16 @@ void AdminApi::add_routes(const AddRoute& add) {
     };
     auto& storage = deps_.storage;
     auto& pool = deps_.db_pool;
+    // The lead a route's {id} names, if this token may read it; else the answer (401, 403, 404).
+    auto readable_lead = [=, &storage, &pool](HttpRequest& req, const RouteParams& p,
+                                              Ctx& ctx) -> Task<std::variant<core::LeadRecord, HttpResponse>> {
+        if (auto deny = auth(req, Action::kRead, ctx)) co_return *deny;
+        auto id = lead_id(p);
+        if (!id) co_return json_error(404, "not_found", "no such lead");
+        auto lead = co_await offload(pool, [&] { return storage.get_lead(*id); });
+        if (!lead || !visible(ctx, *lead)) co_return json_error(404, "not_found", "no such lead");
+        co_return std::move(*lead);
+    };
 
     add("GET", "/api/v1/openapi.json", [](HttpRequest&, const RouteParams&) -> Task<HttpResponse> {
         co_return json_response(200, openapi_document());
@@ -440,14 +451,12 @@ void AdminApi::add_routes(const AddRoute& add) {
             co_return r;
         });
 
-    add("GET", "/api/v1/leads/{id}", [=, this, &storage, &pool](HttpRequest& req, const RouteParams& p) -> Task<HttpResponse> {
+    add("GET", "/api/v1/leads/{id}", [=, this](HttpRequest& req, const RouteParams& p) -> Task<HttpResponse> {
         Ctx ctx;
-        if (auto deny = auth(req, Action::kRead, ctx)) co_return *deny;
-        auto id = lead_id(p);
-        if (!id) co_return json_error(404, "not_found", "no such lead");
-        auto lead = co_await offload(pool, [&] { return storage.get_lead(*id); });
-        if (!lead || !visible(ctx, *lead)) co_return json_error(404, "not_found", "no such lead");
-        co_return json_ok(lead_json(*lead));
+        auto found = co_await readable_lead(req, p, ctx);
+        if (auto* r = std::get_if<HttpResponse>(&found)) co_return *r;
+        const auto& lead = std::get<core::LeadRecord>(found);
+        co_return json_ok(lead_json(lead));
     });
 
     add("PATCH", "/api/v1/leads/{id}",
@@ -568,12 +577,10 @@ void AdminApi::add_routes(const AddRoute& add) {
     add("GET", "/api/v1/leads/{id}/score",
         [=, this, &storage, &pool](HttpRequest& req, const RouteParams& p) -> Task<HttpResponse> {
             Ctx ctx;
-            if (auto deny = auth(req, Action::kRead, ctx)) co_return *deny;
-            auto id = lead_id(p);
-            if (!id) co_return json_error(404, "not_found", "no such lead");
-            auto lead = co_await offload(pool, [&] { return storage.get_lead(*id); });
-            if (!lead || !visible(ctx, *lead)) co_return json_error(404, "not_found", "no such lead");
-            auto entries = co_await offload(pool, [&] { return storage.score_entries(*id); });
+            auto found = co_await readable_lead(req, p, ctx);
+            if (auto* r = std::get_if<HttpResponse>(&found)) co_return *r;
+            const auto& lead = std::get<core::LeadRecord>(found);
+            auto entries = co_await offload(pool, [&] { return storage.score_entries(lead.id); });
             const auto now = deps_.clock.now();
             const auto& engine = deps_.leads.scoring();
             json behavioral = json::array();
@@ -589,20 +596,20 @@ void AdminApi::add_routes(const AddRoute& add) {
             }
             json demographic = json::array();
             double demographic_now = 0;
-            for (const auto& a : engine.demographic(core::LeadService::fields_of(*lead), now)) {
+            for (const auto& a : engine.demographic(core::LeadService::fields_of(lead), now)) {
                 demographic_now += a.points;
                 demographic.push_back({{"rule", a.rule_id}, {"points", a.points}, {"reason", a.reason}});
             }
             // Merged-in leads' entries carry their own decay; the stored state is authoritative.
-            const auto state = deps_.leads.rescore(*lead, {}, now);
+            const auto state = deps_.leads.rescore(lead, {}, now);
             const auto& cfg = engine.config();
-            co_return json_ok(json{{"lead_id", id->value},
+            co_return json_ok(json{{"lead_id", lead.id.value},
                                    {"score", state.score},
                                    {"grade", state.grade},
                                    {"demographic", state.demographic},
                                    {"behavioral", std::round(state.behavioral * 100) / 100},
                                    {"at", time_json(now)},
-                                   {"status", lead->status},
+                                   {"status", lead.status},
                                    {"thresholds",
                                     {{"hot", cfg.hot}, {"warm", cfg.warm}, {"mql", cfg.mql}, {"sql", cfg.sql}}},
                                    {"behavioral_half_life_days", cfg.behavioral_half_life_days},
@@ -617,12 +624,10 @@ void AdminApi::add_routes(const AddRoute& add) {
     add("GET", "/api/v1/leads/{id}/stages",
         [=, this, &storage, &pool](HttpRequest& req, const RouteParams& p) -> Task<HttpResponse> {
             Ctx ctx;
-            if (auto deny = auth(req, Action::kRead, ctx)) co_return *deny;
-            auto id = lead_id(p);
-            if (!id) co_return json_error(404, "not_found", "no such lead");
-            auto lead = co_await offload(pool, [&] { return storage.get_lead(*id); });
-            if (!lead || !visible(ctx, *lead)) co_return json_error(404, "not_found", "no such lead");
-            auto history = co_await offload(pool, [&] { return storage.stage_history(*id); });
+            auto found = co_await readable_lead(req, p, ctx);
+            if (auto* r = std::get_if<HttpResponse>(&found)) co_return *r;
+            const auto& lead = std::get<core::LeadRecord>(found);
+            auto history = co_await offload(pool, [&] { return storage.stage_history(lead.id); });
             const auto now = deps_.clock.now();
             json items = json::array();
             for (const auto& h : history) {
