@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/util/config_problems.hpp"
+#include "core/util/config_reader.hpp"
 
 namespace leadhatch::core {
 namespace {
@@ -19,76 +19,6 @@ namespace {
 using nlohmann::json;
 
 using Problems = ConfigProblems;
-
-std::string expected_list(std::initializer_list<std::string_view> keys) {
-    std::string out;
-    for (auto k : keys) {
-        if (!out.empty()) out += ", ";
-        out += k;
-    }
-    return out;
-}
-
-void check_keys(const json& obj, const std::string& path, std::initializer_list<std::string_view> allowed,
-                Problems& p) {
-    for (const auto& [key, value] : obj.items()) {
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-            p.add(path_join(path, key), "unknown key (expected " + expected_list(allowed) + ")");
-        }
-    }
-}
-
-std::optional<std::string> read_string(const json& obj, const std::string& path, std::string_view key, bool required,
-                                       Problems& p) {
-    const std::string here = path_join(path, key);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, a non-empty string");
-        return std::nullopt;
-    }
-    if (!it->is_string()) {
-        p.add(here, std::string("must be a string, not ") + it->type_name());
-        return std::nullopt;
-    }
-    auto value = it->get<std::string>();
-    if (value.empty()) {
-        p.add(here, "must not be empty");
-        return std::nullopt;
-    }
-    return value;
-}
-
-std::optional<bool> read_bool(const json& obj, const std::string& path, std::string_view key, Problems& p) {
-    auto it = obj.find(key);
-    if (it == obj.end()) return std::nullopt;
-    if (!it->is_boolean()) {
-        p.add(path_join(path, key), std::string("must be true or false, not ") + it->type_name());
-        return std::nullopt;
-    }
-    return it->get<bool>();
-}
-
-std::optional<int> read_int(const json& obj, const std::string& path, std::string_view key, bool required,
-                            std::int64_t min, std::int64_t max, Problems& p) {
-    const std::string here = path_join(path, key);
-    const std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, " + range);
-        return std::nullopt;
-    }
-    if (!it->is_number_integer()) {
-        p.add(here, "must be " + range);
-        return std::nullopt;
-    }
-    const bool too_big = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max);
-    const auto v = it->get<std::int64_t>();
-    if (too_big || v < min || v > max) {
-        p.add(here, "must be " + range);
-        return std::nullopt;
-    }
-    return static_cast<int>(v);
-}
 
 bool valid_id(std::string_view id) {
     return std::all_of(id.begin(), id.end(), [](char c) {
@@ -127,16 +57,7 @@ Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::strin
                                     std::vector<TemplateProblem>& problems) {
     Problems p(source, problems);
     json doc;
-    try {
-        doc = json::parse(json_text);
-    } catch (const json::parse_error& e) {
-        p.add("", "not valid JSON: " + json_error_text(e));
-        return p.error();
-    }
-    if (!doc.is_object()) {
-        p.add("", "must be a JSON object with \"stages\"");
-        return p.error();
-    }
+    if (!parse_document(json_text, doc, p, "with \"stages\"")) return p.error();
     check_keys(doc, "", {"stages", "allow_backward"}, p);
 
     FunnelConfig config;
@@ -163,7 +84,7 @@ Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::strin
             check_keys(s, path, {"id", "label", "probability", "terminal", "requires_reason"}, p);
             StageDef def;
             bool ok = true;
-            if (auto id = read_string(s, path, "id", true, p)) {
+            if (auto id = read_string(s, path, "id", true, false, p)) {
                 if (!valid_id(*id)) {
                     p.add(path_join(path, "id"), "use letters, digits, '_' and '-'");
                     ok = false;
@@ -177,7 +98,7 @@ Expected<FunnelConfig> parse_funnel(std::string_view json_text, const std::strin
                 ok = false;
             }
             if (s.contains("label")) {
-                if (auto label = read_string(s, path, "label", false, p)) def.label = *label;
+                if (auto label = read_string(s, path, "label", false, false, p)) def.label = *label;
             }
             if (def.label.empty()) def.label = def.id;
             if (auto prob = read_int(s, path, "probability", true, 0, 100, p)) {

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/util/config_problems.hpp"
+#include "core/util/config_reader.hpp"
 
 namespace leadhatch::core {
 namespace {
@@ -27,130 +27,8 @@ constexpr std::int64_t kMaxPoints = 100'000;
 using Problems = ConfigProblems;
 
 template <class Keys>
-std::string list_keys(const Keys& keys) {
-    std::string out;
-    for (std::string_view k : keys) {
-        if (!out.empty()) out += ", ";
-        out += k;
-    }
-    return out;
-}
-
-template <class Keys>
 bool contains_key(const Keys& keys, std::string_view key) {
     return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
-}
-
-// Reports keys outside `allowed`; returns false when there were any.
-bool check_keys(const json& obj, const std::string& path, std::initializer_list<std::string_view> allowed,
-                Problems& p) {
-    bool ok = true;
-    for (const auto& [key, value] : obj.items()) {
-        if (!contains_key(allowed, key)) {
-            p.add(path_join(path, key), "unknown key (expected " + list_keys(allowed) + ")");
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-bool parse_document(std::string_view text, json& doc, Problems& p, std::string_view what) {
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        p.add("", "not valid JSON: " + json_error_text(e));
-        return false;
-    }
-    if (!doc.is_object()) {
-        p.add("", "must be a JSON object " + std::string(what));
-        return false;
-    }
-    return true;
-}
-
-std::optional<std::string> read_string(const json& obj, const std::string& path, std::string_view key, bool required,
-                                       bool allow_empty, Problems& p) {
-    const std::string here = path_join(path, key);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, a non-empty string");
-        return std::nullopt;
-    }
-    if (!it->is_string()) {
-        p.add(here, std::string("must be a string, not ") + it->type_name());
-        return std::nullopt;
-    }
-    auto value = it->get<std::string>();
-    if (value.empty() && !allow_empty) {
-        p.add(here, "must not be empty");
-        return std::nullopt;
-    }
-    return value;
-}
-
-std::optional<std::int64_t> read_int(const json& obj, const std::string& path, std::string_view key, bool required,
-                                     std::int64_t min, std::int64_t max, Problems& p) {
-    const std::string here = path_join(path, key);
-    const std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, " + range);
-        return std::nullopt;
-    }
-    if (!it->is_number_integer()) {
-        p.add(here, "must be " + range);
-        return std::nullopt;
-    }
-    const bool too_big = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max);
-    const auto v = it->get<std::int64_t>();
-    if (too_big || v < min || v > max) {
-        p.add(here, "must be " + range);
-        return std::nullopt;
-    }
-    return v;
-}
-
-std::optional<double> read_number(const json& obj, const std::string& path, std::string_view key, double min,
-                                  double max, Problems& p) {
-    auto it = obj.find(key);
-    if (it == obj.end()) return std::nullopt;
-    if (!it->is_number() || it->get<double>() < min || it->get<double>() > max) {
-        p.add(path_join(path, key), "must be a number from " + std::to_string(static_cast<std::int64_t>(min)) + " to " +
-                                   std::to_string(static_cast<std::int64_t>(max)));
-        return std::nullopt;
-    }
-    return it->get<double>();
-}
-
-// A non-empty array of non-empty strings.
-std::optional<std::vector<std::string>> read_strings(const json& obj, const std::string& path, std::string_view key,
-                                                     bool required, Problems& p) {
-    const std::string here = path_join(path, key);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, a non-empty array of strings");
-        return std::nullopt;
-    }
-    if (!it->is_array() || it->empty()) {
-        p.add(here, "must be a non-empty array of strings");
-        return std::nullopt;
-    }
-    std::vector<std::string> out;
-    bool ok = true;
-    for (std::size_t i = 0; i < it->size(); ++i) {
-        const json& v = (*it)[i];
-        if (!v.is_string()) {
-            p.add(path_index(here, i), std::string("must be a string, not ") + v.type_name());
-            ok = false;
-        } else if (v.get<std::string>().empty()) {
-            p.add(path_index(here, i), "must not be empty");
-            ok = false;
-        } else {
-            out.push_back(v.get<std::string>());
-        }
-    }
-    if (!ok) return std::nullopt;
-    return out;
 }
 
 bool valid_id(std::string_view id) {
