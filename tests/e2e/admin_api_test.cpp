@@ -18,6 +18,7 @@
 #include "tests/support/fake_platform.hpp"
 #include "tests/support/raw_http.hpp"
 #include "tests/support/service_process.hpp"
+#include "tests/support/e2e_backend.hpp"
 #include "tests/support/test_db.hpp"
 
 namespace leadhatch {
@@ -48,22 +49,14 @@ struct Reply {
     std::string raw;
 };
 
-enum class Backend { kSqlite, kMysql };
+using testing::Backend;
 
 class AdminApiE2E : public ::testing::TestWithParam<Backend> {
 protected:
     void SetUp() override {
-        if (GetParam() == Backend::kMysql) {
-            auto url = testing::mysql_url();
-            if (!url) {
-                if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL is not set";
-                GTEST_SKIP() << "LEADHATCH_TEST_MYSQL_URL not set";
-            }
-            mysql_ = std::make_unique<testing::MysqlTestDatabase>(*url);
-            storage_url_ = mysql_->url();
-        } else {
-            storage_url_ = "sqlite:" + (dir_.path() / "api.db").string();
-        }
+        auto url = testing::e2e_storage_url(GetParam(), dir_.path() / "api.db", mysql_);
+        if (!url) return;
+        storage_url_ = *url;
         fake_ = std::make_unique<testing::FakePlatform>(nullptr);
         const auto cfg = dir_.path() / "config.json";
         std::ofstream(cfg) << R"({
@@ -531,7 +524,7 @@ TEST_P(AdminApiE2E, ServesTheOpenApiDocument_ThatMatchesTheRoutes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AdminApiE2E, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const auto& p) { return p.param == Backend::kSqlite ? "sqlite" : "mysql"; });
+                         testing::backend_name);
 
 }  // namespace
 }  // namespace leadhatch

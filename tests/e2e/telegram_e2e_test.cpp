@@ -19,6 +19,7 @@
 #include "tests/support/raw_http.hpp"
 #include "tests/support/service_process.hpp"
 #include "tests/support/tcp_proxy.hpp"
+#include "tests/support/e2e_backend.hpp"
 #include "tests/support/test_db.hpp"
 
 namespace leadhatch {
@@ -54,22 +55,14 @@ json private_text(std::int64_t update_id, std::int64_t user_id, const std::strin
                   {"text", text}}}};
 }
 
-enum class Backend { kSqlite, kMysql };
+using testing::Backend;
 
 class TelegramE2E : public ::testing::TestWithParam<Backend> {
 protected:
     void SetUp() override {
-        if (GetParam() == Backend::kMysql) {
-            auto url = testing::mysql_url();
-            if (!url) {
-                if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL is not set";
-                GTEST_SKIP() << "LEADHATCH_TEST_MYSQL_URL not set";
-            }
-            mysql_ = std::make_unique<testing::MysqlTestDatabase>(*url);
-            storage_url_ = mysql_->url();
-        } else {
-            storage_url_ = "sqlite:" + (dir_.path() / "e2e.db").string();
-        }
+        auto url = testing::e2e_storage_url(GetParam(), dir_.path() / "e2e.db", mysql_);
+        if (!url) return;
+        storage_url_ = *url;
         fake_ = std::make_unique<FakePlatform>(nullptr);
     }
 
@@ -609,7 +602,7 @@ TEST_P(TelegramE2E, Metrics_CountDeliveriesAndSends) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TelegramE2E, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const auto& p) { return p.param == Backend::kSqlite ? "sqlite" : "mysql"; });
+                         testing::backend_name);
 
 }  // namespace
 }  // namespace leadhatch

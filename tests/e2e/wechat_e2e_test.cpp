@@ -24,6 +24,7 @@
 #include "tests/support/fake_platform.hpp"
 #include "tests/support/raw_http.hpp"
 #include "tests/support/service_process.hpp"
+#include "tests/support/e2e_backend.hpp"
 #include "tests/support/test_db.hpp"
 
 namespace leadhatch {
@@ -132,22 +133,14 @@ struct Reply {
     std::string body;
 };
 
-enum class Backend { kSqlite, kMysql };
+using testing::Backend;
 
 class WechatE2E : public ::testing::TestWithParam<Backend> {
 protected:
     void SetUp() override {
-        if (GetParam() == Backend::kMysql) {
-            auto url = testing::mysql_url();
-            if (!url) {
-                if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL is not set";
-                GTEST_SKIP() << "LEADHATCH_TEST_MYSQL_URL not set";
-            }
-            mysql_ = std::make_unique<testing::MysqlTestDatabase>(*url);
-            storage_url_ = mysql_->url();
-        } else {
-            storage_url_ = "sqlite:" + (dir_.path() / "e2e.db").string();
-        }
+        auto url = testing::e2e_storage_url(GetParam(), dir_.path() / "e2e.db", mysql_);
+        if (!url) return;
+        storage_url_ = *url;
         fake_ = std::make_unique<FakePlatform>([this](const RecordedRequest& r) { return platform(r); });
         // The shipped templates plus a scene's own message and a menu option's answer.
         const auto templates = dir_.path() / "templates";
@@ -822,9 +815,7 @@ TEST_P(WechatE2E, NeverLogsSecretsTokensOrMessageText) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WechatE2E, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& p) {
-                             return p.param == Backend::kSqlite ? "sqlite" : "mysql";
-                         });
+                         testing::backend_name);
 
 }  // namespace
 }  // namespace leadhatch
