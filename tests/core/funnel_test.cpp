@@ -1,4 +1,5 @@
 #include "core/funnel/funnel.hpp"
+#include "tests/support/template_files.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -11,30 +12,15 @@
 namespace leadhatch::core {
 namespace {
 
+using testing::describe;
+using testing::repo_dir;
+using testing::read_text;
+
 constexpr const char* kSource = "templates/funnel.json";
-
-std::string source_dir() {
-    if (const char* env = std::getenv("LEADHATCH_SOURCE_DIR"); env && *env) return env;
-    return LEADHATCH_SOURCE_DIR_DEFAULT;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in) << "cannot open " << path;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 std::vector<std::string> paths_of(const std::vector<TemplateProblem>& problems) {
     std::vector<std::string> out;
     for (const auto& p : problems) out.push_back(p.path);
-    return out;
-}
-
-std::string describe(const std::vector<TemplateProblem>& problems) {
-    std::string out;
-    for (const auto& p : problems) out += "  " + p.path + ": " + p.message + "\n";
     return out;
 }
 
@@ -80,7 +66,7 @@ TEST(DefaultFunnel, LooksUpStagesByIdAndIndex) {
 
 TEST(FunnelTemplate, ShippedFileParsesCleanlyAndEqualsTheDefault) {
     std::vector<TemplateProblem> problems;
-    auto parsed = parse_funnel(read_text(source_dir() + "/templates/funnel.json"), kSource, problems);
+    auto parsed = parse_funnel(read_text(repo_dir() + "/templates/funnel.json"), kSource, problems);
     ASSERT_TRUE(parsed) << describe(problems);
     EXPECT_TRUE(problems.empty()) << describe(problems);
     const FunnelConfig want = default_funnel();
@@ -119,7 +105,7 @@ struct MoveCase {
     const char* why;  // exact sentence when refused
 };
 
-class FunnelMoves : public testing::TestWithParam<MoveCase> {};
+class FunnelMoves : public ::testing::TestWithParam<MoveCase> {};
 
 TEST_P(FunnelMoves, FollowsTheStageRules) {
     const auto& c = GetParam();
@@ -131,7 +117,7 @@ TEST_P(FunnelMoves, FollowsTheStageRules) {
 
 INSTANTIATE_TEST_SUITE_P(
     DefaultFunnel, FunnelMoves,
-    testing::Values(
+    ::testing::Values(
         MoveCase{"ForwardOneStep", "opportunity", "identified", "", true, ""},
         MoveCase{"ForwardSkippingStages", "identified", "contract", "", true, ""},
         MoveCase{"ForwardWithReasonIsFine", "demo", "negotiation", "budget approved", true, ""},
@@ -160,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
         MoveCase{"UnknownTarget", "demo", "foo", "", false, "unknown stage 'foo'"},
         MoveCase{"UnknownSource", "bar", "demo", "", false, "unknown stage 'bar'"},
         MoveCase{"StageIdsAreCaseSensitive", "demo", "Won", "", false, "unknown stage 'Won'"}),
-    [](const testing::TestParamInfo<MoveCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<MoveCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(FunnelMovesNoBackward, BackwardIsRefusedEvenWithAReasonButReopenStillWorks) {
     FunnelConfig config = default_funnel();
@@ -219,7 +205,7 @@ struct BadFunnel {
     const char* first_message_has;
 };
 
-class FunnelParseErrors : public testing::TestWithParam<BadFunnel> {};
+class FunnelParseErrors : public ::testing::TestWithParam<BadFunnel> {};
 
 TEST_P(FunnelParseErrors, ReportsEveryProblemWithItsPath) {
     const auto& c = GetParam();
@@ -240,7 +226,7 @@ const std::string kP = std::string(kSource) + ": ";
 
 INSTANTIATE_TEST_SUITE_P(
     Funnel, FunnelParseErrors,
-    testing::Values(BadFunnel{"NotJson", R"({"stages": [)", {kSource}, "not valid JSON"},
+    ::testing::Values(BadFunnel{"NotJson", R"({"stages": [)", {kSource}, "not valid JSON"},
                     BadFunnel{"NotAnObject", R"([1, 2])", {kSource}, "must be a JSON object"},
                     BadFunnel{"MissingStages", R"({"allow_backward": true})", {kP + "stages"}, "required"},
                     BadFunnel{"StagesNotArray", R"({"stages": {"id": "a"}})", {kP + "stages"}, "must be an array"},
@@ -310,7 +296,7 @@ INSTANTIATE_TEST_SUITE_P(
                               {kP + "y", kP + "stages[0].id", kP + "stages[0].probability", kP + "stages[1].label",
                                kP + "stages[2].x", kP + "stages[2].id"},
                               "unknown key"}),
-    [](const testing::TestParamInfo<BadFunnel>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<BadFunnel>& param_info) { return std::string(param_info.param.name); });
 
 }  // namespace
 }  // namespace leadhatch::core

@@ -17,9 +17,12 @@
 #include "core/leads/referral.hpp"
 #include "tests/fakes/fake_clock.hpp"
 #include "tests/fakes/fake_write_tx.hpp"
+#include "tests/support/template_files.hpp"
 
 namespace leadhatch::core {
 namespace {
+
+using testing::describe;
 
 using nlohmann::json;
 using std::chrono::hours;
@@ -57,12 +60,6 @@ constexpr const char* kScoring = R"({
     { "id": "pricing_button", "kind": "button", "data": "menu:pricing", "points": 5 }
   ]
 })";
-
-std::string describe(const std::vector<TemplateProblem>& problems) {
-    std::string out;
-    for (const auto& p : problems) out += "  " + p.path + ": " + p.message + "\n";
-    return out;
-}
 
 // ---- events ---------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // LeadService: admin patches (validation, stage moves, tags, owner, demographic rescoring),
 // merges, erasure, status and lifecycle. Pure: each plan is a WriteSet checked row by row.
 #include "core/leads/lead_service.hpp"
+#include "tests/support/template_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,8 @@
 
 namespace leadhatch::core {
 namespace {
+
+using testing::describe;
 
 using nlohmann::json;
 using std::chrono::hours;
@@ -33,12 +36,6 @@ constexpr const char* kScoring = R"({
     { "id": "pricing", "kind": "keyword", "keywords": ["price"], "points": 10 }
   ]
 })";
-
-std::string describe(const std::vector<TemplateProblem>& problems) {
-    std::string out;
-    for (const auto& p : problems) out += "  " + p.path + ": " + p.message + "\n";
-    return out;
-}
 
 ScoringConfig scoring_config() {
     std::vector<TemplateProblem> problems;
@@ -219,7 +216,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "add_tags", ""},
         RejectCase{"TooManyTags",
                    [](LeadRecord&, LeadPatch& p) {
-                       for (int i = 0; i < 101; ++i) p.add_tags.push_back("t" + std::to_string(i));
+                       for (int i = 0; i < 101; ++i) p.add_tags.push_back(std::to_string(i).insert(0, 1, 't'));
                    },
                    "invalid", "tags", ""},
         RejectCase{"UnknownStage", [](LeadRecord&, LeadPatch& p) { p.stage = "nope"; }, "invalid", "stage",

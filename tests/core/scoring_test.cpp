@@ -1,4 +1,5 @@
 #include "core/scoring/scoring.hpp"
+#include "tests/support/template_files.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +16,10 @@
 namespace leadhatch::core {
 namespace {
 
+using testing::describe;
+using testing::repo_dir;
+using testing::read_text;
+
 using std::chrono::milliseconds;
 
 constexpr const char* kSource = "templates/scoring.json";
@@ -25,25 +30,6 @@ const Timestamp kT0 = from_epoch_ms(1'700'000'000'000);
 constexpr double kMsPerDay = 86'400'000.0;
 
 Timestamp day(double d) { return kT0 + milliseconds{static_cast<std::int64_t>(std::llround(d * kMsPerDay))}; }
-
-std::string source_dir() {
-    if (const char* env = std::getenv("LEADHATCH_SOURCE_DIR"); env && *env) return env;
-    return LEADHATCH_SOURCE_DIR_DEFAULT;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in) << "cannot open " << path;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-std::string describe(const std::vector<TemplateProblem>& problems) {
-    std::string out;
-    for (const auto& p : problems) out += "  " + p.path + ": " + p.message + "\n";
-    return out;
-}
 
 ScoringEngine engine_from(const std::string& json) {
     std::vector<TemplateProblem> problems;
@@ -138,7 +124,7 @@ struct SignalCase {
     std::vector<Expect> want;
 };
 
-class Behaviour : public testing::TestWithParam<SignalCase> {};
+class Behaviour : public ::testing::TestWithParam<SignalCase> {};
 
 TEST_P(Behaviour, AwardsTheMatchingRules) {
     const auto& c = GetParam();
@@ -155,7 +141,7 @@ TEST_P(Behaviour, AwardsTheMatchingRules) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scoring, Behaviour,
-    testing::Values(
+    ::testing::Values(
         SignalCase{"EnglishKeywordIgnoresCase",
                    message("What's the PRICE for 50 seats?"),
                    {{"pricing", 10, "keyword 'price' in a message"}, {"direct", 2, "private message"}}},
@@ -206,7 +192,7 @@ INSTANTIATE_TEST_SUITE_P(
                    link("https://example.com/blog"),
                    {{"any_link", 3, "clicked link https://example.com/blog"}}},
         SignalCase{"GroupJoin", joined(), {{"joined", 3, "joined a group"}}}),
-    [](const testing::TestParamInfo<SignalCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<SignalCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(Scoring, DemographicRulesIgnoreSignalsAndBehaviouralRulesIgnoreFields) {
     const ScoringEngine engine = engine_from(R"({ "rules": [
@@ -237,7 +223,7 @@ struct CapCase {
     std::vector<CapStep> steps;
 };
 
-class CapsOverTime : public testing::TestWithParam<CapCase> {};
+class CapsOverTime : public ::testing::TestWithParam<CapCase> {};
 
 TEST_P(CapsOverTime, AwardsWithinCapAndPeriod) {
     const auto& c = GetParam();
@@ -267,7 +253,7 @@ TEST_P(CapsOverTime, AwardsWithinCapAndPeriod) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scoring, CapsOverTime,
-    testing::Values(
+    ::testing::Values(
         // 10 a message, at most 10 a week, 30 ever: days 1 and 2 are inside day 0's week, day 8 opens
         // a new week, day 14.9 is still in it, day 15 opens the third and reaches the cap.
         CapCase{"WeeklyPeriodAndCap",
@@ -298,7 +284,7 @@ INSTANTIATE_TEST_SUITE_P(
         CapCase{"NoLimits",
                 R"({"id": "pricing", "kind": "keyword", "keywords": ["price"], "points": 3})",
                 {{0, 3, 3, 0, 0}, {0, 3, 6, 0, 0}, {400, 3, 9, 0, 0}}}),
-    [](const testing::TestParamInfo<CapCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<CapCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(Scoring, TotalsOfOtherRulesAreKeptAndExistingTotalsAreUpdatedInPlace) {
     const ScoringEngine engine = engine_from(R"({"rules": [
@@ -361,7 +347,7 @@ LeadFields custom(std::string key, std::string value) {
     return f;
 }
 
-class Demographics : public testing::TestWithParam<FieldCase> {};
+class Demographics : public ::testing::TestWithParam<FieldCase> {};
 
 TEST_P(Demographics, AwardTheRulesTheFieldsMatch) {
     const auto& c = GetParam();
@@ -376,7 +362,7 @@ TEST_P(Demographics, AwardTheRulesTheFieldsMatch) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scoring, Demographics,
-    testing::Values(
+    ::testing::Values(
         FieldCase{"NothingKnown", LeadFields{}, {}},
         FieldCase{"BelowOpenMin", size(0), {{"tiny", -5, "company_size 0 in [-, 10)"}}},
         FieldCase{"MaxIsExclusive", size(9), {{"tiny", -5, "company_size 9 in [-, 10)"}}},
@@ -405,7 +391,7 @@ INSTANTIATE_TEST_SUITE_P(
         FieldCase{"CustomNumericField", custom("seats", "150"), {{"seats", 4, "custom.seats 150 in [100, -)"}}},
         FieldCase{"NonNumericValueFailsARange", custom("seats", "lots"), {}},
         FieldCase{"EmptyCustomValueIsUnset", custom("tier", ""), {}}),
-    [](const testing::TestParamInfo<FieldCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<FieldCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(Scoring, AllMatchingDemographicRulesAwardInRuleOrder) {
     const ScoringEngine engine = engine_from(kFieldRules);
@@ -436,7 +422,7 @@ struct DecayCase {
     double want;
 };
 
-class Decay : public testing::TestWithParam<DecayCase> {};
+class Decay : public ::testing::TestWithParam<DecayCase> {};
 
 TEST_P(Decay, HalvesEveryHalfLife) {
     const auto& c = GetParam();
@@ -448,7 +434,7 @@ TEST_P(Decay, HalvesEveryHalfLife) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scoring, Decay,
-                         testing::Values(DecayCase{"Fresh", 30, 80, 0, 0, 80},
+                         ::testing::Values(DecayCase{"Fresh", 30, 80, 0, 0, 80},
                                          DecayCase{"ExactlyOneHalfLife", 30, 80, 0, 30, 40},
                                          DecayCase{"TwoHalfLives", 30, 80, 0, 60, 20},
                                          DecayCase{"HalfLifeCountsFromTheAward", 30, 80, 10, 40, 40},
@@ -456,7 +442,7 @@ INSTANTIATE_TEST_SUITE_P(Scoring, Decay,
                                          DecayCase{"ShortHalfLife", 7, 10, 0, 21, 1.25},
                                          DecayCase{"NoDecayWhenHalfLifeIsZero", 0, 80, 0, 365, 80},
                                          DecayCase{"FutureAwardCountsAsFresh", 30, 80, 5, 0, 80}),
-                         [](const testing::TestParamInfo<DecayCase>& param_info) {
+                         [](const ::testing::TestParamInfo<DecayCase>& param_info) {
                              return std::string(param_info.param.name);
                          });
 
@@ -483,7 +469,7 @@ struct ExpiryCase {
     const char* after;
 };
 
-class GradeExpiry : public testing::TestWithParam<ExpiryCase> {};
+class GradeExpiry : public ::testing::TestWithParam<ExpiryCase> {};
 
 TEST_P(GradeExpiry, IsTheFirstMillisecondOfTheLowerGrade) {
     const auto& c = GetParam();
@@ -508,7 +494,7 @@ TEST_P(GradeExpiry, IsTheFirstMillisecondOfTheLowerGrade) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scoring, GradeExpiry,
-    testing::Values(ExpiryCase{"HotDropsToWarm", 0, 80, 30 * std::log2(80.0 / 60.0), "hot", "warm"},
+    ::testing::Values(ExpiryCase{"HotDropsToWarm", 0, 80, 30 * std::log2(80.0 / 60.0), "hot", "warm"},
                     ExpiryCase{"HotWithDemographicFloor", 40, 30, 30 * std::log2(30.0 / 20.0), "hot", "warm"},
                     ExpiryCase{"WarmDropsToCold", 0, 45, 30 * std::log2(45.0 / 30.0), "warm", "cold"},
                     ExpiryCase{"WarmWithDemographicsDropsToCold", 20, 20, 30 * std::log2(20.0 / 10.0), "warm", "cold"},
@@ -517,7 +503,7 @@ INSTANTIATE_TEST_SUITE_P(
                     ExpiryCase{"DemographicsAloneKeepWarm", 35, 10, std::nullopt, "warm", "warm"},
                     ExpiryCase{"ColdAlready", 0, 20, std::nullopt, "cold", "cold"},
                     ExpiryCase{"NoBehaviouralPoints", 70, 0, std::nullopt, "hot", "hot"}),
-    [](const testing::TestParamInfo<ExpiryCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<ExpiryCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(Scoring, NoGradeExpiryWithoutDecay) {
     ScoringConfig config;
@@ -540,7 +526,7 @@ TEST(Scoring, GradeExpiryExampleFromTheSpec) {
 
 ScoringConfig shipped() {
     std::vector<TemplateProblem> problems;
-    auto parsed = parse_scoring(read_text(source_dir() + "/templates/scoring.json"), kSource, problems);
+    auto parsed = parse_scoring(read_text(repo_dir() + "/templates/scoring.json"), kSource, problems);
     EXPECT_TRUE(parsed) << describe(problems);
     EXPECT_TRUE(problems.empty()) << describe(problems);
     return parsed ? *parsed : ScoringConfig{};
@@ -606,7 +592,7 @@ struct BadScoring {
     const char* first_message_has;
 };
 
-class ScoringParseErrors : public testing::TestWithParam<BadScoring> {};
+class ScoringParseErrors : public ::testing::TestWithParam<BadScoring> {};
 
 TEST_P(ScoringParseErrors, ReportsEveryProblemWithItsPath) {
     const auto& c = GetParam();
@@ -625,7 +611,7 @@ TEST_P(ScoringParseErrors, ReportsEveryProblemWithItsPath) {
 
 INSTANTIATE_TEST_SUITE_P(
     Scoring, ScoringParseErrors,
-    testing::Values(
+    ::testing::Values(
         BadScoring{"NotJson", "{\"rules\": [", {kSource}, "not valid JSON"},
         BadScoring{"NotAnObject", "[]", {kSource}, "must be a JSON object"},
         BadScoring{"MissingRules", "{}", {kP + "rules"}, "required"},
@@ -803,7 +789,7 @@ INSTANTIATE_TEST_SUITE_P(
                    {kP + "extra", kP + "grades.warm", kP + "rules[0].keywords", kP + "rules[1].id",
                     kP + "rules[1].data", kP + "rules[2].cap"},
                    "unknown key"}),
-    [](const testing::TestParamInfo<BadScoring>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<BadScoring>& param_info) { return std::string(param_info.param.name); });
 
 #undef RULE0
 

@@ -10,31 +10,17 @@
 
 #include "core/leads/lead_fields.hpp"
 #include "core/scoring/scoring.hpp"
+#include "tests/support/template_files.hpp"
 
 namespace leadhatch::core {
 namespace {
 
+using testing::describe;
+using testing::repo_dir;
+using testing::read_text;
+
 constexpr const char* kSource = "templates/segments.json";
 const std::string kP = std::string(kSource) + ": ";
-
-std::string source_dir() {
-    if (const char* env = std::getenv("LEADHATCH_SOURCE_DIR"); env && *env) return env;
-    return LEADHATCH_SOURCE_DIR_DEFAULT;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    EXPECT_TRUE(in) << "cannot open " << path;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-std::string describe(const std::vector<TemplateProblem>& problems) {
-    std::string out;
-    for (const auto& p : problems) out += "  " + p.path + ": " + p.message + "\n";
-    return out;
-}
 
 SegmentsConfig parse_ok(const std::string& json) {
     std::vector<TemplateProblem> problems;
@@ -101,7 +87,7 @@ struct SegmentCase {
     const char* want;
 };
 
-class DefaultSegments : public testing::TestWithParam<SegmentCase> {};
+class DefaultSegments : public ::testing::TestWithParam<SegmentCase> {};
 
 TEST_P(DefaultSegments, SplitByCompanySize) {
     EXPECT_EQ(segment_for(default_segments(), GetParam().fields), GetParam().want);
@@ -109,17 +95,17 @@ TEST_P(DefaultSegments, SplitByCompanySize) {
 
 INSTANTIATE_TEST_SUITE_P(
     Segments, DefaultSegments,
-    testing::Values(SegmentCase{"SizeUnknown", lead(), "unknown"}, SegmentCase{"SoleTrader", lead(1), "household"},
+    ::testing::Values(SegmentCase{"SizeUnknown", lead(), "unknown"}, SegmentCase{"SoleTrader", lead(1), "household"},
                     SegmentCase{"Nine", lead(9), "household"}, SegmentCase{"Ten", lead(10), "small_business"},
                     SegmentCase{"FourNinetyNine", lead(499), "small_business"},
                     SegmentCase{"FiveHundred", lead(500), "enterprise"},
                     SegmentCase{"Huge", lead(120000), "enterprise"},
                     SegmentCase{"IndustryDoesNotMatterByDefault", lead(20, "finance"), "small_business"}),
-    [](const testing::TestParamInfo<SegmentCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<SegmentCase>& param_info) { return std::string(param_info.param.name); });
 
 SegmentsConfig shipped() {
     std::vector<TemplateProblem> problems;
-    auto parsed = parse_segments(read_text(source_dir() + "/templates/segments.json"), kSource, problems);
+    auto parsed = parse_segments(read_text(repo_dir() + "/templates/segments.json"), kSource, problems);
     EXPECT_TRUE(parsed) << describe(problems);
     EXPECT_TRUE(problems.empty()) << describe(problems);
     return parsed ? *parsed : SegmentsConfig{};
@@ -133,7 +119,7 @@ TEST(SegmentsTemplate, ShippedFileParsesCleanly) {
     EXPECT_EQ(config.fallback, "unknown");
 }
 
-class ShippedSegments : public testing::TestWithParam<SegmentCase> {};
+class ShippedSegments : public ::testing::TestWithParam<SegmentCase> {};
 
 TEST_P(ShippedSegments, IndustryAccountsComeBeforeSizes) {
     EXPECT_EQ(segment_for(shipped(), GetParam().fields), GetParam().want);
@@ -141,14 +127,14 @@ TEST_P(ShippedSegments, IndustryAccountsComeBeforeSizes) {
 
 INSTANTIATE_TEST_SUITE_P(
     Segments, ShippedSegments,
-    testing::Values(SegmentCase{"BankOfAnySize", lead(20000, "Banking"), "finance"},
+    ::testing::Values(SegmentCase{"BankOfAnySize", lead(20000, "Banking"), "finance"},
                     SegmentCase{"ChineseFinance", lead(5, "金融"), "finance"},
                     SegmentCase{"FinanceWithoutSize", lead(std::nullopt, "insurance"), "finance"},
                     SegmentCase{"LargeSoftwareCompany", lead(800, "software"), "enterprise"},
                     SegmentCase{"SmallRetailer", lead(40, "retail"), "small_business"},
                     SegmentCase{"Family", lead(3), "household"}, SegmentCase{"NothingKnown", lead(), "unknown"},
                     SegmentCase{"IndustryIsEqualityNotSubstring", lead(std::nullopt, "financial news"), "unknown"}),
-    [](const testing::TestParamInfo<SegmentCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<SegmentCase>& param_info) { return std::string(param_info.param.name); });
 
 // --- conditions ------------------------------------------------------------------------------------------
 
@@ -163,7 +149,7 @@ const char* const kConditions = R"json({
   "default": "other"
 })json";
 
-class Conditions : public testing::TestWithParam<SegmentCase> {};
+class Conditions : public ::testing::TestWithParam<SegmentCase> {};
 
 TEST_P(Conditions, FirstSegmentWhoseConditionsAllHoldWins) {
     EXPECT_EQ(segment_for(parse_ok(kConditions), GetParam().fields), GetParam().want);
@@ -171,7 +157,7 @@ TEST_P(Conditions, FirstSegmentWhoseConditionsAllHoldWins) {
 
 INSTANTIATE_TEST_SUITE_P(
     Segments, Conditions,
-    testing::Values(
+    ::testing::Values(
         SegmentCase{"PresentFalseHoldsForAMissingField", lead(5000), "no_phone_big"},
         SegmentCase{"AllConditionsMustHold", lead(500), "other"}, SegmentCase{"GtIsExclusive", lead(1000), "other"},
         SegmentCase{"PresentFalseFailsWhenPresent", lead(5000, "", "", "123"), "has_phone"},
@@ -186,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(
         SegmentCase{"NonNumericFailsNumericConditions", lead(std::nullopt, "", "", "", {{"seats", "many"}}), "other"},
         SegmentCase{"AboveRange", lead(std::nullopt, "", "", "", {{"seats", "201"}}), "other"},
         SegmentCase{"MissingFieldFailsItsCondition", lead(), "other"}),
-    [](const testing::TestParamInfo<SegmentCase>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<SegmentCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(Segments, LabelDefaultsToIdAndAnEmptyWhenMatchesEveryone) {
     const SegmentsConfig config = parse_ok(R"({"segments": [
@@ -215,7 +201,7 @@ struct BadSegments {
     const char* first_message_has;
 };
 
-class SegmentsParseErrors : public testing::TestWithParam<BadSegments> {};
+class SegmentsParseErrors : public ::testing::TestWithParam<BadSegments> {};
 
 TEST_P(SegmentsParseErrors, ReportsEveryProblemWithItsPath) {
     const auto& c = GetParam();
@@ -232,7 +218,7 @@ TEST_P(SegmentsParseErrors, ReportsEveryProblemWithItsPath) {
 
 INSTANTIATE_TEST_SUITE_P(
     Segments, SegmentsParseErrors,
-    testing::Values(
+    ::testing::Values(
         BadSegments{"NotJson", "{\"segments\": [}", {kSource}, "not valid JSON"},
         BadSegments{"NotAnObject", "\"enterprise\"", {kSource}, "must be a JSON object"},
         BadSegments{"MissingSegments", R"({"default": "x"})", {kP + "segments"}, "required"},
@@ -303,7 +289,7 @@ INSTANTIATE_TEST_SUITE_P(
                     {kP + "other", kP + "segments[0].label", kP + "segments[0].when.company_size.gte",
                      kP + "segments[1].colour", kP + "segments[1].id", kP + "segments[1].when.region.in"},
                     "unknown key"}),
-    [](const testing::TestParamInfo<BadSegments>& param_info) { return std::string(param_info.param.name); });
+    [](const ::testing::TestParamInfo<BadSegments>& param_info) { return std::string(param_info.param.name); });
 
 }  // namespace
 }  // namespace leadhatch::core

@@ -1,6 +1,7 @@
 // TemplateCatalog: loading locale files (problems with JSON paths), rendering {{vars}} with HTML
 // escaping only for HTML templates, buttons, locale choice and required keys.
 #include "core/messaging/templates.hpp"
+#include "tests/support/template_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,11 +13,7 @@
 namespace leadhatch::core {
 namespace {
 
-std::string describe(const std::vector<TemplateProblem>& problems) {
-    std::string out;
-    for (const auto& p : problems) out += "  " + p.path + ": " + p.message + "\n";
-    return out;
-}
+using testing::describe;
 
 bool has_problem(const std::vector<TemplateProblem>& problems, const std::string& path) {
     return std::any_of(problems.begin(), problems.end(), [&](const TemplateProblem& p) { return p.path == path; });
