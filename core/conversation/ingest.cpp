@@ -638,8 +638,7 @@ private:
         }
         if (auto signal = signal_of(e)) {
             const auto& engine = leads_->scoring();
-            std::vector<RuleTotal> probe;
-            auto matched = engine.evaluate(*signal, probe);  // which rules would award, before caps
+            const auto& matched = matched_rules(e, *signal);
             if (!matched.empty()) {
                 std::vector<RuleTotal> totals;
                 for (const auto& a : matched) totals.push_back(total_for(lead.id, a.rule_id));
@@ -674,7 +673,6 @@ private:
     // batch in one query instead of one per event.
     void prefetch_rule_totals(std::span<const InboundDelivery* const> batch) {
         if (!leads_) return;
-        const auto& engine = leads_->scoring();
         std::vector<std::pair<LeadId, std::string>> keys;
         std::unordered_set<std::string> asked;
         for (const auto* d : batch) {
@@ -683,8 +681,7 @@ private:
                 if (!signal || e.user.external_id.empty()) continue;
                 auto it = states_.find(composite(d->channel_id, e.user.external_id));
                 if (it == states_.end()) continue;  // a new lead has no totals yet
-                std::vector<RuleTotal> probe;
-                for (const auto& a : engine.evaluate(*signal, probe)) {
+                for (const auto& a : matched_rules(e, *signal)) {
                     auto key = composite(std::to_string(it->second.id.value), a.rule_id);
                     if (asked.insert(key).second) keys.emplace_back(it->second.id, a.rule_id);
                 }
@@ -700,6 +697,17 @@ private:
         for (auto& [lead, total] : tx_.rule_totals_for(keys)) {
             rule_totals_[composite(std::to_string(lead.value), total.rule_id)].value = std::move(total);
         }
+    }
+
+    // Which rules the event would award before caps; evaluated once per event (the prefetch and
+    // the scoring itself both ask).
+    const std::vector<ScoreAward>& matched_rules(const InboundEvent& e, const ScoreSignal& signal) {
+        auto [it, inserted] = matched_.try_emplace(&e);
+        if (inserted) {
+            std::vector<RuleTotal> probe;
+            it->second = leads_->scoring().evaluate(signal, probe);
+        }
+        return it->second;
     }
 
     RuleTotal total_for(LeadId lead, const std::string& rule) {
@@ -772,6 +780,7 @@ private:
     bool passive_taken_ = false;  // this delivery's passive reply is chosen
     const LeadService* leads_ = nullptr;
     std::unordered_map<std::string, TotalState> rule_totals_;
+    std::unordered_map<const InboundEvent*, std::vector<ScoreAward>> matched_;  // see matched_rules
     std::vector<std::pair<LeadId, std::string>> verified_contacts_;
 };
 

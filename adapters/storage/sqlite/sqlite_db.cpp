@@ -95,7 +95,22 @@ std::string SqliteStmt::text(int col) const {
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string{};
 }
 
+namespace {
+
+// SQLite keeps allocation statistics under a global mutex by default: every allocation of every
+// connection would take it. Nothing here reads those statistics.
+void configure_library_once() {
+    static const bool done = [] {
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialized: harmless
+        return sqlite3_initialize() == SQLITE_OK;
+    }();
+    (void)done;
+}
+
+}  // namespace
+
 SqliteDb::SqliteDb(const std::string& path, int flags, int busy_timeout_ms) {
+    configure_library_once();
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -109,6 +124,7 @@ SqliteDb::SqliteDb(const std::string& path, int flags, int busy_timeout_ms) {
 
 SqliteDb::~SqliteDb() {
     cache_.clear();
+    literals_.clear();
     sqlite3_close_v2(db_);
 }
 
@@ -127,6 +143,16 @@ SqliteStmt& SqliteDb::stmt(const std::string& sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
         it = cache_.emplace(sql, std::make_unique<SqliteStmt>(db_, sql)).first;
+    } else {
+        it->second->reset();
+    }
+    return *it->second;
+}
+
+SqliteStmt& SqliteDb::literal_stmt(const char* sql, std::size_t size) {
+    auto it = literals_.find(sql);
+    if (it == literals_.end()) {
+        it = literals_.emplace(sql, std::make_unique<SqliteStmt>(db_, std::string_view(sql, size))).first;
     } else {
         it->second->reset();
     }

@@ -62,14 +62,23 @@ public:
 
     void exec(std::string_view sql);
     SqliteStmt& stmt(const std::string& sql);  // prepared once, reset before it is handed out
+    // The same for SQL written as a string literal: cached by the literal's address, so the hot
+    // path neither copies, hashes nor compares the text.
+    template <std::size_t N>
+    SqliteStmt& stmt(const char (&sql)[N]) {
+        return literal_stmt(sql, N - 1);
+    }
     bool cached(const std::string& sql) const { return cache_.count(sql) != 0; }
     std::size_t cache_size() const { return cache_.size(); }
     sqlite3* handle() const { return db_; }
     std::int64_t changes() const { return sqlite3_changes64(db_); }
 
 private:
+    SqliteStmt& literal_stmt(const char* sql, std::size_t size);
+
     sqlite3* db_ = nullptr;
     std::unordered_map<std::string, std::unique_ptr<SqliteStmt>> cache_;
+    std::unordered_map<const char*, std::unique_ptr<SqliteStmt>> literals_;
 };
 
 }  // namespace leadhatch::adapters::storage

@@ -420,8 +420,19 @@ public:
 
     std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
         std::span<const std::pair<core::LeadId, std::string>> keys) override {
-        SqliteExec ex(db_);
-        return queries::rule_totals_for(ex, keys);
+        // In-process point reads on the primary key: cheaper than building, caching and binding
+        // one IN-list statement per batch shape.
+        std::vector<std::pair<core::LeadId, core::RuleTotal>> found;
+        auto& s = db_.stmt(
+            "SELECT total, period_start, period_points FROM lead_rule_totals WHERE lead_id = ?1 AND rule_id = ?2");
+        for (const auto& [id, rule] : keys) {
+            s.bind(1, id.value).bind(2, rule);
+            if (s.step()) {
+                found.emplace_back(id, core::RuleTotal{rule, s.i64(0), core::from_epoch_ms(s.i64(1)), s.i64(2)});
+            }
+            s.reset();
+        }
+        return found;
     }
 
     std::vector<core::LeadId> leads_with_verified(std::string_view phone, std::string_view email,
