@@ -31,7 +31,7 @@ struct App::Impl {
         : config(std::move(c)),
           options(o),
           clock(o.clock ? *o.clock : static_cast<const core::Clock&>(system_clock)),
-          ioc(config.server.threads),
+          ioc(1),  // timers, the outbox and the admin's background work; requests run on the server's threads
           db_pool(static_cast<std::size_t>(std::max(2, config.storage.pool_size))) {}
 
     Config config;
@@ -275,10 +275,8 @@ int App::run() {
     }
     d.set_state(Impl::State::kListening);
 
-    std::vector<std::thread> threads;
-    for (int i = 1; i < d.config.server.threads; ++i) threads.emplace_back([&d] { d.ioc.run(); });
     d.ioc.run();
-    for (auto& t : threads) t.join();
+    d.server->stop();  // nothing is served past shutdown
     if (signals) {
         boost::system::error_code ignored;
         signals->cancel(ignored);

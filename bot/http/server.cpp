@@ -1,8 +1,9 @@
 #include "bot/http/server.hpp"
 
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -14,6 +15,7 @@
 #include <memory_resource>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <unordered_set>
 
 #include "bot/http/router.hpp"
@@ -106,11 +108,32 @@ void write_head(std::string& out, const HttpResponse& res, std::string_view requ
 
 }  // namespace
 
+// A network thread: its own io_context, run by one thread, so a connection's coroutine, its
+// watchdog and the server's stop signal never run at the same time and need no strand.
+struct HttpServer::Worker {
+    net::io_context ioc{1};
+    net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+    std::thread thread;
+};
+
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
+    using Clock = std::chrono::steady_clock;
     struct Session {
-        explicit Session(tcp::socket s) : stream(std::move(s)) {}
-        beast::tcp_stream stream;
-        bool idle = true;  // waiting for a request; guarded by the session's strand
+        explicit Session(tcp::socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+        tcp::socket socket;
+        // One timer per connection, re-armed only when it fires: a read or write moves the
+        // deadline (a plain store), not a timer in the reactor's queue.
+        net::steady_timer watchdog;
+        Clock::time_point deadline = Clock::time_point::max();
+        Clock::time_point armed = Clock::time_point::max();  // when the watchdog wakes next
+        bool timed_out = false;
+        bool done = false;
+        bool idle = true;  // waiting for a request; touched only on the connection's own thread
+        void expires_after(Clock::duration d) {
+            deadline = Clock::now() + d;
+            if (deadline < armed) watchdog.cancel();  // rare (see watch): wake it to re-arm earlier
+        }
+        void expires_never() { deadline = Clock::time_point::max(); }
     };
 
     Impl(net::io_context& i, ServerConfig c, const Router& r, Metrics& m)
@@ -121,25 +144,28 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const Router& router;
     Metrics& metrics;
     tcp::acceptor acceptor;
+    std::vector<net::io_context*> workers;  // accepted connections are spread over these (sessions_mu)
+    std::size_t next_worker = 0;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> open{0};
     std::atomic<std::size_t> in_flight{0};
     int unmatched_route = -1;
-    std::mutex sessions_mu;
+    std::mutex sessions_mu;  // guards sessions and workers
     std::unordered_set<std::shared_ptr<Session>> sessions;
 
     net::awaitable<void> accept_loop();
     net::awaitable<void> serve(std::shared_ptr<Session> session);
+    net::awaitable<void> watch(std::shared_ptr<Session> session);
     net::awaitable<void> refuse(tcp::socket socket);
     net::awaitable<HttpResponse> dispatch(HttpRequest& req, int& route);
 
     void close_idle() {
         std::lock_guard lk(sessions_mu);
         for (const auto& s : sessions) {
-            net::post(s->stream.get_executor(), [s] {
+            net::post(s->socket.get_executor(), [s] {
                 if (s->idle) {
                     beast::error_code ignored;
-                    s->stream.socket().cancel(ignored);
+                    s->socket.cancel(ignored);
                 }
             });
         }
@@ -153,7 +179,23 @@ HttpServer::HttpServer(asio::io_context& ioc, ServerConfig config, const Router&
     impl_->unmatched_route = metrics.add_route("unmatched");
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::stop() {
+    impl_->stopping = true;
+    for (auto& w : workers_) w->work.reset();
+    for (auto& w : workers_) w->ioc.stop();
+    for (auto& w : workers_) {
+        if (w->thread.joinable()) w->thread.join();
+    }
+    // Destroying the contexts destroys the connections still open on them (and the handlers that
+    // keep the server's state alive) while the router they call is still there.
+    {
+        std::lock_guard lk(impl_->sessions_mu);
+        impl_->workers.clear();
+    }
+    workers_.clear();
+}
 
 void HttpServer::start() {
     auto& a = impl_->acceptor;
@@ -162,6 +204,13 @@ void HttpServer::start() {
     a.set_option(net::socket_base::reuse_address(true));
     a.bind(ep);
     a.listen(net::socket_base::max_listen_connections);
+    const int n = std::max(1, impl_->config.threads);
+    for (int i = 0; i < n; ++i) {
+        auto w = std::make_unique<Worker>();
+        impl_->workers.push_back(&w->ioc);
+        workers_.push_back(std::move(w));
+    }
+    for (auto& w : workers_) w->thread = std::thread([ctx = &w->ioc] { ctx->run(); });
     net::co_spawn(impl_->ioc, impl_->accept_loop(), [](std::exception_ptr e) {
         if (!e) return;
         try {
@@ -193,9 +242,14 @@ std::size_t HttpServer::requests_in_flight() const { return impl_->in_flight.loa
 net::awaitable<void> HttpServer::Impl::accept_loop() {
     auto self = shared_from_this();
     while (!stopping) {
-        tcp::socket socket(net::make_strand(ioc));
+        net::io_context* worker = nullptr;
+        {
+            std::lock_guard lk(sessions_mu);  // stop() empties the list
+            if (workers.empty()) break;
+            worker = workers[next_worker++ % workers.size()];
+        }
         beast::error_code ec;
-        co_await acceptor.async_accept(socket, net::redirect_error(net::use_awaitable, ec));
+        tcp::socket socket = co_await acceptor.async_accept(*worker, net::redirect_error(net::use_awaitable, ec));
         if (ec) {
             if (ec == net::error::operation_aborted || stopping) break;
             spdlog::warn("http: accept failed: {}", ec.message());
@@ -204,6 +258,7 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
             co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
             continue;
         }
+        if (stopping) break;
         socket.set_option(tcp::no_delay(true), ec);
         auto ex = socket.get_executor();
         if (open.load() >= static_cast<std::size_t>(config.max_connections)) {
@@ -216,7 +271,10 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
             std::lock_guard lk(sessions_mu);
             sessions.insert(session);
         }
+        net::co_spawn(ex, watch(session), net::detached);
         net::co_spawn(ex, serve(session), [self, session](std::exception_ptr e) {
+            session->done = true;
+            session->watchdog.cancel();
             {
                 std::lock_guard lk(self->sessions_mu);
                 self->sessions.erase(session);
@@ -229,6 +287,30 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
                 spdlog::error("http: connection failed: {}", err.what());
             }
         });
+    }
+}
+
+// Closes the connection when its deadline passes. The timer wakes at the deadline or one tick
+// (the shortest configured timeout) from now, whichever is sooner; since every deadline the
+// connection sets is at least a tick away, moving it later never touches the timer, and the
+// timer fires about once a tick on a busy connection.
+net::awaitable<void> HttpServer::Impl::watch(std::shared_ptr<Session> session) {
+    auto& s = *session;
+    const Clock::duration tick =
+        std::max<Clock::duration>(std::chrono::milliseconds(1),
+                                  std::min({config.header_timeout, config.idle_timeout, config.body_timeout}));
+    while (!s.done) {
+        const auto now = Clock::now();
+        if (now >= s.deadline) {
+            s.timed_out = true;
+            beast::error_code ignored;
+            s.socket.close(ignored);  // the read or write in progress ends with an error
+            break;
+        }
+        s.armed = std::min(s.deadline, now + tick);
+        s.watchdog.expires_at(s.armed);
+        beast::error_code ec;
+        co_await s.watchdog.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
 }
 
@@ -277,12 +359,12 @@ net::awaitable<HttpResponse> HttpServer::Impl::dispatch(HttpRequest& req, int& r
 }
 
 net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
-    auto& stream = session->stream;
+    auto& socket = session->socket;
     beast::flat_buffer buffer;
     beast::error_code ec;
     std::string remote;
     {
-        auto ep = stream.socket().remote_endpoint(ec);
+        auto ep = socket.remote_endpoint(ec);
         if (!ec) remote = ep.address().to_string();
     }
     bool first = true;
@@ -296,8 +378,8 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         parser.body_limit(config.max_body_bytes);
         session->idle = buffer.size() == 0;
         if (stopping && session->idle) break;
-        stream.expires_after(first ? config.header_timeout : config.idle_timeout);
-        co_await http::async_read_header(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+        session->expires_after(first ? config.header_timeout : config.idle_timeout);
+        co_await http::async_read_header(socket, buffer, parser, net::redirect_error(net::use_awaitable, ec));
         session->idle = false;
         first = false;
         if (ec) {
@@ -315,8 +397,8 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
                                          : "bad request\n";
             res.keep_alive(false);
             res.prepare_payload();
-            stream.expires_after(std::chrono::seconds(5));
-            co_await http::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+            session->expires_after(std::chrono::seconds(5));
+            co_await http::async_write(socket, res, net::redirect_error(net::use_awaitable, ec));
             metrics.observe(unmatched_route, status, 0);
             break;
         }
@@ -334,12 +416,21 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         if (!too_large) {
             if (beast::iequals(hreq[http::field::expect], "100-continue")) {
                 http::response<http::empty_body> cont{http::status::continue_, version};
-                stream.expires_after(config.body_timeout);
-                co_await http::async_write(stream, cont, net::redirect_error(net::use_awaitable, ec));
+                session->expires_after(config.body_timeout);
+                co_await http::async_write(socket, cont, net::redirect_error(net::use_awaitable, ec));
                 if (ec) break;
             }
-            stream.expires_after(config.body_timeout);
-            co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+            // A body usually arrives with its header: parse what is buffered before waiting for more.
+            while (!parser.is_done() && buffer.size() > 0) {
+                const auto n = parser.put(buffer.data(), ec);
+                buffer.consume(n);
+                if (ec || n == 0) break;
+            }
+            if (ec == http::error::need_more) ec = {};
+            if (!ec && !parser.is_done()) {
+                session->expires_after(config.body_timeout);
+                co_await http::async_read(socket, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+            }
             if (ec == http::error::body_limit) {
                 too_large = true;
             } else if (ec) {
@@ -350,7 +441,7 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
                 break;
             }
         }
-        stream.expires_never();
+        session->expires_never();
 
         HttpRequest req;
         req.method = std::string(hreq.method_string());
@@ -387,12 +478,12 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
             write_head(head, out, req.request_id, version, keep, out.body.size());
             const std::array<net::const_buffer, 2> buffers{
                 net::buffer(head), req.method == "HEAD" ? net::const_buffer() : net::buffer(out.body)};
-            stream.expires_after(config.body_timeout);
-            co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
+            session->expires_after(config.body_timeout);
+            co_await net::async_write(socket, buffers, net::redirect_error(net::use_awaitable, ec));
         } else {
             write_head(head, out, req.request_id, version, keep, std::nullopt);
-            stream.expires_after(config.body_timeout);
-            co_await net::async_write(stream, net::buffer(head), net::redirect_error(net::use_awaitable, ec));
+            session->expires_after(config.body_timeout);
+            co_await net::async_write(socket, net::buffer(head), net::redirect_error(net::use_awaitable, ec));
             bool failed = false;
             while (!ec) {
                 std::optional<std::string> chunk;
@@ -406,26 +497,26 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
                 if (failed) break;
                 if (!chunk) {
                     if (version >= 11) {
-                        co_await net::async_write(stream, net::buffer(std::string_view("0\r\n\r\n")),
+                        co_await net::async_write(socket, net::buffer(std::string_view("0\r\n\r\n")),
                                                   net::redirect_error(net::use_awaitable, ec));
                     }
                     break;
                 }
                 if (chunk->empty()) continue;
-                stream.expires_after(config.body_timeout);
+                session->expires_after(config.body_timeout);
                 if (version >= 11) {
                     char size_line[24];
                     const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk->size());
                     const std::array<net::const_buffer, 3> parts{net::buffer(size_line, static_cast<std::size_t>(n)),
                                                                  net::buffer(*chunk), net::buffer("\r\n", 2)};
-                    co_await net::async_write(stream, parts, net::redirect_error(net::use_awaitable, ec));
+                    co_await net::async_write(socket, parts, net::redirect_error(net::use_awaitable, ec));
                 } else {
-                    co_await net::async_write(stream, net::buffer(*chunk), net::redirect_error(net::use_awaitable, ec));
+                    co_await net::async_write(socket, net::buffer(*chunk), net::redirect_error(net::use_awaitable, ec));
                 }
             }
             if (failed) {
                 beast::error_code ignored;
-                stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                socket.shutdown(tcp::socket::shutdown_both, ignored);
                 break;
             }
         }
@@ -434,7 +525,7 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         metrics.observe(route, out.status, seconds);
         if (ec || !keep) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace leadhatch::bot

@@ -146,6 +146,62 @@ TEST_F(HttpServerTest, ClosesSlowClients_AfterTheHeaderTimeout) {
     EXPECT_EQ(RawConn::status_of(http_request(port(), "GET", "/ok")), 200);
 }
 
+TEST_F(HttpServerTest, ClosesIdleKeepAliveConnections_AfterTheIdleTimeout) {
+    ServerConfig cfg;
+    cfg.header_timeout = 5s;
+    cfg.body_timeout = 5s;
+    cfg.idle_timeout = 300ms;
+    start(cfg);
+    RawConn conn(port());
+    conn.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(RawConn::status_of(conn.read_response(2s)), 200);
+    const auto t0 = std::chrono::steady_clock::now();
+    conn.read_all(4s);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(conn.closed());
+    EXPECT_GE(waited, 250ms);
+    EXPECT_LT(waited, 2s);  // the idle timeout, not the header timeout of 5 s
+}
+
+TEST_F(HttpServerTest, ClosesClientsThatTrickleTheHeader_AtTheHeaderTimeout) {
+    ServerConfig cfg;
+    cfg.header_timeout = 400ms;
+    start(cfg);
+    RawConn conn(port());
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string request = "GET /ok HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    // A byte every 50 ms: each read succeeds, but the header as a whole is late.
+    for (char c : request) {
+        if (!conn.send(std::string(1, c))) break;
+        std::this_thread::sleep_for(50ms);
+        if (std::chrono::steady_clock::now() - t0 > 3s) break;
+    }
+    conn.read_all(2s);
+    EXPECT_TRUE(conn.closed());
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+}
+
+TEST_F(HttpServerTest, KeepsBusyConnectionsOpen_LongPastEveryTimeout) {
+    ServerConfig cfg;
+    cfg.header_timeout = 100ms;
+    cfg.body_timeout = 100ms;
+    cfg.idle_timeout = 100ms;
+    start(cfg);
+    RawConn conn(port());
+    const auto t0 = std::chrono::steady_clock::now();
+    int answered = 0;
+    while (std::chrono::steady_clock::now() - t0 < 800ms) {
+        ASSERT_TRUE(conn.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+        const auto r = conn.read_response(2s);
+        ASSERT_EQ(RawConn::status_of(r), 200) << "request " << answered;
+        ASSERT_EQ(RawConn::body_of(r), "hello");
+        ++answered;
+        std::this_thread::sleep_for(20ms);  // well inside the idle timeout
+    }
+    EXPECT_GT(answered, 10);
+    EXPECT_FALSE(conn.closed());
+}
+
 TEST_F(HttpServerTest, RejectsMalformedRequests_With400) {
     start();
     RawConn c(port());
