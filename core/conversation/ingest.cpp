@@ -184,29 +184,26 @@ private:
                 }
             }
         }
-        if (!inbound.empty()) {
-            for (auto& k : tx_.find_processed(inbound)) processed_.insert(composite(k.channel_id, k.inbound_id));
-        }
-        if (!identities.empty()) {
-            for (auto& r : tx_.find_identities(identities)) {
-                LeadState s;
-                s.id = r.lead_id;
-                s.display_name = std::move(r.display_name);
-                s.username = std::move(r.username);
-                s.language = std::move(r.language);
-                s.unreachable = r.unreachable;
-                s.opted_out = r.lead_opted_out;
-                s.stage = std::move(r.stage);
-                s.status = std::move(r.status);
-                s.lifecycle = std::move(r.lifecycle);
-                s.score = r.score;
-                s.grade = std::move(r.grade);
-                s.demographic = r.demographic_score;
-                s.behavioral = r.behavioral_score;
-                s.score_at = r.score_at;
-                s.menu = std::move(r.menu);
-                states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
-            }
+        auto known = tx_.find_known(inbound, identities);
+        for (auto& k : known.processed) processed_.insert(composite(k.channel_id, k.inbound_id));
+        for (auto& r : known.identities) {
+            LeadState s;
+            s.id = r.lead_id;
+            s.display_name = std::move(r.display_name);
+            s.username = std::move(r.username);
+            s.language = std::move(r.language);
+            s.unreachable = r.unreachable;
+            s.opted_out = r.lead_opted_out;
+            s.stage = std::move(r.stage);
+            s.status = std::move(r.status);
+            s.lifecycle = std::move(r.lifecycle);
+            s.score = r.score;
+            s.grade = std::move(r.grade);
+            s.demographic = r.demographic_score;
+            s.behavioral = r.behavioral_score;
+            s.score_at = r.score_at;
+            s.menu = std::move(r.menu);
+            states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
         }
     }
 

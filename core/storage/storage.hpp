@@ -227,6 +227,17 @@ public:
     virtual std::vector<InboundKey> find_processed(std::span<const InboundKey> keys) = 0;
     // The identities that exist among these keys, with their lead's opt-out flag.
     virtual std::vector<IdentityRecord> find_identities(std::span<const IdentityKey> keys) = 0;
+    // Both lookups a batch starts with. A server database answers them in one round trip.
+    struct Known {
+        std::vector<InboundKey> processed;
+        std::vector<IdentityRecord> identities;
+    };
+    virtual Known find_known(std::span<const InboundKey> inbound, std::span<const IdentityKey> identities) {
+        Known k;
+        if (!inbound.empty()) k.processed = find_processed(inbound);
+        if (!identities.empty()) k.identities = find_identities(identities);
+        return k;
+    }
     virtual bool lead_exists(LeadId id) = 0;
     // The lead, locked for the rest of the transaction (admin changes: read, decide, write).
     virtual std::optional<LeadRecord> lead_for_update(LeadId id) = 0;

@@ -114,6 +114,22 @@ public:
         return std::unique_ptr<sql::ResultSet>(stmt_->getResultSet());
     }
 
+    // Sends `first` (a statement without a result set, or nothing) and then the queries in one
+    // round trip and returns each query's rows, in order.
+    std::vector<std::unique_ptr<sql::ResultSet>> query_all(std::string_view first, std::span<const std::string> queries) {
+        std::string all;
+        if (!first.empty()) all.append(first).append(";\n");
+        for (std::size_t i = 0; i < queries.size(); ++i) all.append(i ? ";\n" : "").append(queries[i]);
+        std::vector<std::unique_ptr<sql::ResultSet>> out;
+        stmt_->execute(all);
+        if (!first.empty()) stmt_->getMoreResults();
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            if (i) stmt_->getMoreResults();
+            out.emplace_back(stmt_->getResultSet());
+        }
+        return out;
+    }
+
     // Sends `count` statements joined by ';' in one round trip and consumes every result, so that
     // the error of any of them surfaces here.
     void exec_multi(const std::string& sql, int count) {
@@ -547,57 +563,31 @@ public:
     }
 
     std::vector<core::InboundKey> find_processed(std::span<const core::InboundKey> keys) override {
-        std::vector<core::InboundKey> found;
-        if (keys.empty()) return found;
-        SqlText q(conn());
-        q.raw("SELECT channel_id, inbound_id FROM processed_inbound WHERE (channel_id, inbound_id) IN (");
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].inbound_id).raw(")");
-        }
-        q.raw(")");
-        auto rs = query("find processed", q.text());
-        return guarded("find processed", [&] {
-            while (rs->next()) found.push_back({rs->getString(1).asStdString(), rs->getString(2).asStdString()});
-            return found;
-        });
+        if (keys.empty()) return {};
+        auto rs = query("find processed", processed_sql(keys));
+        return guarded("find processed", [&] { return read_processed(*rs); });
     }
 
     std::vector<core::IdentityRecord> find_identities(std::span<const core::IdentityKey> keys) override {
-        std::vector<core::IdentityRecord> found;
-        if (keys.empty()) return found;
-        SqlText q(conn());
-        q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
-              "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
-              "l.behavioral_score, l.score_at, i.menu FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
-              "WHERE (i.channel_id, i.external_user_id) IN (");
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
+        if (keys.empty()) return {};
+        auto rs = query("find identities", identities_sql(keys));
+        return guarded("find identities", [&] { return read_identities(*rs); });
+    }
+
+    // One round trip for both (with the transaction's opening when it is the first).
+    Known find_known(std::span<const core::InboundKey> inbound, std::span<const core::IdentityKey> identities) override {
+        if (inbound.empty() || identities.empty()) return WriteTx::find_known(inbound, identities);
+        const std::string queries[] = {processed_sql(inbound), identities_sql(identities)};
+        std::vector<std::unique_ptr<sql::ResultSet>> rs;
+        if (!begun_) {
+            first_round_trip("find known", [&] { rs = conn().query_all("START TRANSACTION", queries); });
+        } else {
+            rs = guarded("find known", [&] {
+                batch_->flush();
+                return conn().query_all("", queries);
+            });
         }
-        q.raw(")");
-        auto rs = query("find identities", q.text());
-        return guarded("find identities", [&] {
-            while (rs->next()) {
-                core::IdentityRecord r;
-                r.key = {rs->getString(1).asStdString(), rs->getString(2).asStdString()};
-                r.lead_id = core::LeadId{rs->getInt64(3)};
-                r.display_name = rs->getString(4).asStdString();
-                r.username = rs->getString(5).asStdString();
-                r.language = rs->getString(6).asStdString();
-                r.unreachable = rs->getInt(7) != 0;
-                r.lead_opted_out = rs->getInt(8) != 0;
-                r.stage = rs->getString(9).asStdString();
-                r.status = rs->getString(10).asStdString();
-                r.lifecycle = rs->getString(11).asStdString();
-                r.score = rs->getInt64(12);
-                r.grade = rs->getString(13).asStdString();
-                r.demographic_score = rs->getInt64(14);
-                r.behavioral_score = static_cast<double>(rs->getDouble(15));
-                r.score_at = core::from_epoch_ms(rs->getInt64(16));
-                r.menu = rs->getString(17).asStdString();
-                found.push_back(std::move(r));
-            }
-            return found;
-        });
+        return guarded("find known", [&] { return Known{read_processed(*rs[0]), read_identities(*rs[1])}; });
     }
 
     bool lead_exists(core::LeadId id) override {
@@ -648,6 +638,60 @@ public:
 
 private:
     Conn& conn() { return **lease_; }
+
+    std::string processed_sql(std::span<const core::InboundKey> keys) {
+        SqlText q(conn());
+        q.raw("SELECT channel_id, inbound_id FROM processed_inbound WHERE (channel_id, inbound_id) IN (");
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].inbound_id).raw(")");
+        }
+        q.raw(")");
+        return q.text();
+    }
+
+    static std::vector<core::InboundKey> read_processed(sql::ResultSet& rs) {
+        std::vector<core::InboundKey> found;
+        while (rs.next()) found.push_back({rs.getString(1).asStdString(), rs.getString(2).asStdString()});
+        return found;
+    }
+
+    std::string identities_sql(std::span<const core::IdentityKey> keys) {
+        SqlText q(conn());
+        q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
+              "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
+              "l.behavioral_score, l.score_at, i.menu FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+              "WHERE (i.channel_id, i.external_user_id) IN (");
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
+        }
+        q.raw(")");
+        return q.text();
+    }
+
+    static std::vector<core::IdentityRecord> read_identities(sql::ResultSet& rs) {
+        std::vector<core::IdentityRecord> found;
+        while (rs.next()) {
+            core::IdentityRecord r;
+            r.key = {rs.getString(1).asStdString(), rs.getString(2).asStdString()};
+            r.lead_id = core::LeadId{rs.getInt64(3)};
+            r.display_name = rs.getString(4).asStdString();
+            r.username = rs.getString(5).asStdString();
+            r.language = rs.getString(6).asStdString();
+            r.unreachable = rs.getInt(7) != 0;
+            r.lead_opted_out = rs.getInt(8) != 0;
+            r.stage = rs.getString(9).asStdString();
+            r.status = rs.getString(10).asStdString();
+            r.lifecycle = rs.getString(11).asStdString();
+            r.score = rs.getInt64(12);
+            r.grade = rs.getString(13).asStdString();
+            r.demographic_score = rs.getInt64(14);
+            r.behavioral_score = static_cast<double>(rs.getDouble(15));
+            r.score_at = core::from_epoch_ms(rs.getInt64(16));
+            r.menu = rs.getString(17).asStdString();
+            found.push_back(std::move(r));
+        }
+        return found;
+    }
 
     // Runs the transaction's first round trip; on a connection that turns out dead, once more on a
     // fresh one (nothing was sent on the dead one).
