@@ -144,6 +144,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     const Router& router;
     Metrics& metrics;
     tcp::acceptor acceptor;
+    std::uint16_t port = 0;  // set by start(), before any other thread looks
     std::vector<net::io_context*> workers;  // accepted connections are spread over these (sessions_mu)
     std::size_t next_worker = 0;
     std::atomic<bool> stopping{false};
@@ -204,6 +205,7 @@ void HttpServer::start() {
     a.set_option(net::socket_base::reuse_address(true));
     a.bind(ep);
     a.listen(net::socket_base::max_listen_connections);
+    impl_->port = a.local_endpoint().port();  // read once: the acceptor is closed on another thread later
     const int n = std::max(1, impl_->config.threads);
     for (int i = 0; i < n; ++i) {
         auto w = std::make_unique<Worker>();
@@ -221,11 +223,7 @@ void HttpServer::start() {
     });
 }
 
-std::uint16_t HttpServer::port() const {
-    beast::error_code ec;
-    auto ep = impl_->acceptor.local_endpoint(ec);
-    return ec ? 0 : ep.port();
-}
+std::uint16_t HttpServer::port() const { return impl_->port; }
 
 void HttpServer::stop_accepting() {
     if (impl_->stopping.exchange(true)) return;
