@@ -103,17 +103,6 @@ public:
         return std::unique_ptr<sql::ResultSet>(stmt_->executeQuery(sql));
     }
 
-    // Sends `first` (a statement without a result set) and then `sql` (a query) in one round trip
-    // and returns the query's rows.
-    std::unique_ptr<sql::ResultSet> query_after(std::string_view first, const std::string& sql) {
-        std::string both;
-        both.reserve(first.size() + 2 + sql.size());
-        both.append(first).append(";\n").append(sql);
-        stmt_->execute(both);
-        stmt_->getMoreResults();
-        return std::unique_ptr<sql::ResultSet>(stmt_->getResultSet());
-    }
-
     // Sends `first` (a statement without a result set, or nothing) and then the queries in one
     // round trip and returns each query's rows, in order.
     std::vector<std::unique_ptr<sql::ResultSet>> query_all(std::string_view first, std::span<const std::string> queries) {
@@ -578,15 +567,7 @@ public:
     Known find_known(std::span<const core::InboundKey> inbound, std::span<const core::IdentityKey> identities) override {
         if (inbound.empty() || identities.empty()) return WriteTx::find_known(inbound, identities);
         const std::string queries[] = {processed_sql(inbound), identities_sql(identities)};
-        std::vector<std::unique_ptr<sql::ResultSet>> rs;
-        if (!begun_) {
-            first_round_trip("find known", [&] { rs = conn().query_all("START TRANSACTION", queries); });
-        } else {
-            rs = guarded("find known", [&] {
-                batch_->flush();
-                return conn().query_all("", queries);
-            });
-        }
+        auto rs = query("find known", queries);
         return guarded("find known", [&] { return Known{read_processed(*rs[0]), read_identities(*rs[1])}; });
     }
 
@@ -722,18 +703,21 @@ private:
         }
     }
 
-    // A query inside the transaction: pending writes go first; the transaction's opening travels
-    // with the query when it is the first.
-    std::unique_ptr<sql::ResultSet> query(std::string_view what, const std::string& sql) {
+    // Queries inside the transaction, in one round trip: pending writes go first; the
+    // transaction's opening travels with the queries when they are the first.
+    std::vector<std::unique_ptr<sql::ResultSet>> query(std::string_view what, std::span<const std::string> sqls) {
         if (!begun_) {
-            std::unique_ptr<sql::ResultSet> rs;
-            first_round_trip(what, [&] { rs = conn().query_after("START TRANSACTION", sql); });
+            std::vector<std::unique_ptr<sql::ResultSet>> rs;
+            first_round_trip(what, [&] { rs = conn().query_all("START TRANSACTION", sqls); });
             return rs;
         }
         return guarded(what, [&] {
             batch_->flush();
-            return conn().query(sql);
+            return conn().query_all("", sqls);
         });
+    }
+    std::unique_ptr<sql::ResultSet> query(std::string_view what, const std::string& sql) {
+        return std::move(query(what, std::span(&sql, 1)).front());
     }
 
     template <class Fn>
