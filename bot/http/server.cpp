@@ -126,7 +126,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         net::steady_timer watchdog;
         Clock::time_point deadline = Clock::time_point::max();
         Clock::time_point armed = Clock::time_point::max();  // when the watchdog wakes next
-        bool timed_out = false;
+        bool timed_out = false;  // the watchdog closed the socket
         bool done = false;
         bool idle = true;  // waiting for a request; touched only on the connection's own thread
         void expires_after(Clock::duration d) {
@@ -381,7 +381,9 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
         session->idle = false;
         first = false;
         if (ec) {
-            if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout ||
+            // The watchdog closing the socket ends the read with an error of its own (aborted, or a
+            // bad descriptor): a timeout, not a malformed request.
+            if (session->timed_out || ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
                 ec == net::error::connection_reset || ec == net::error::eof) {
                 break;
             }
@@ -432,7 +434,7 @@ net::awaitable<void> HttpServer::Impl::serve(std::shared_ptr<Session> session) {
             if (ec == http::error::body_limit) {
                 too_large = true;
             } else if (ec) {
-                if (ec != beast::error::timeout && ec != http::error::end_of_stream &&
+                if (!session->timed_out && ec != http::error::end_of_stream &&
                     ec != net::error::operation_aborted && ec != net::error::connection_reset) {
                     spdlog::debug("http: reading body failed: {}", ec.message());
                 }
