@@ -521,19 +521,9 @@ std::optional<SegmentCondition> read_condition(const json& c, const std::string&
     cond.gt = read_number(c, path, "gt", -kBig, kBig, p);
     cond.lte = read_number(c, path, "lte", -kBig, kBig, p);
     cond.lt = read_number(c, path, "lt", -kBig, kBig, p);
-    if (c.contains("in")) {
-        if (auto v = read_strings(c, path, "in", true, p)) cond.in = std::move(*v);
-    }
-    if (c.contains("contains_any")) {
-        if (auto v = read_strings(c, path, "contains_any", true, p)) cond.contains_any = std::move(*v);
-    }
-    if (auto it = c.find("present"); it != c.end()) {
-        if (!it->is_boolean()) {
-            p.add(path_join(path, "present"), std::string("must be true or false, not ") + it->type_name());
-        } else {
-            cond.present = it->get<bool>();
-        }
-    }
+    if (auto v = read_strings(c, path, "in", false, p)) cond.in = std::move(*v);
+    if (auto v = read_strings(c, path, "contains_any", false, p)) cond.contains_any = std::move(*v);
+    cond.present = read_bool(c, path, "present", p);
     if (p.count() != before) return std::nullopt;
 
     if (cond.gte && cond.gt) p.add(path_join(path, "gt"), "use either gte or gt");
