@@ -33,6 +33,19 @@ std::string path_join(const std::string& path, std::string_view key) {
 
 std::string path_index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
+namespace {
+
+// obj[key], or nullptr when it is missing (a problem "required, <expected>" when it must be there).
+const nlohmann::json* member(const nlohmann::json& obj, const std::string& here, std::string_view key, bool required,
+                             std::string_view expected, ConfigProblems& p) {
+    auto it = obj.find(key);
+    if (it != obj.end()) return &*it;
+    if (required) p.add(here, "required, " + std::string(expected));
+    return nullptr;
+}
+
+}  // namespace
+
 bool check_keys(const nlohmann::json& obj, const std::string& path, std::initializer_list<std::string_view> allowed,
                 ConfigProblems& p) {
     bool ok = true;
@@ -62,11 +75,8 @@ bool parse_document(std::string_view text, nlohmann::json& doc, ConfigProblems& 
 std::optional<std::string> read_string(const nlohmann::json& obj, const std::string& path, std::string_view key, bool required,
                                        bool allow_empty, ConfigProblems& p) {
     const std::string here = path_join(path, key);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, a non-empty string");
-        return std::nullopt;
-    }
+    const auto* it = member(obj, here, key, required, "a non-empty string", p);
+    if (!it) return std::nullopt;
     if (!it->is_string()) {
         p.add(here, std::string("must be a string, not ") + it->type_name());
         return std::nullopt;
@@ -83,11 +93,8 @@ std::optional<std::int64_t> read_int(const nlohmann::json& obj, const std::strin
                                      std::int64_t min, std::int64_t max, ConfigProblems& p) {
     const std::string here = path_join(path, key);
     const std::string range = "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, " + range);
-        return std::nullopt;
-    }
+    const auto* it = member(obj, here, key, required, range, p);
+    if (!it) return std::nullopt;
     if (!it->is_number_integer()) {
         p.add(here, "must be " + range);
         return std::nullopt;
@@ -116,11 +123,8 @@ std::optional<double> read_number(const nlohmann::json& obj, const std::string& 
 std::optional<std::vector<std::string>> read_strings(const nlohmann::json& obj, const std::string& path, std::string_view key,
                                                      bool required, ConfigProblems& p) {
     const std::string here = path_join(path, key);
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) p.add(here, "required, a non-empty array of strings");
-        return std::nullopt;
-    }
+    const auto* it = member(obj, here, key, required, "a non-empty array of strings", p);
+    if (!it) return std::nullopt;
     if (!it->is_array() || it->empty()) {
         p.add(here, "must be a non-empty array of strings");
         return std::nullopt;
