@@ -45,6 +45,14 @@ protected:
         server_->start();
         for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
     }
+    static ServerConfig with_timeouts(std::chrono::milliseconds header, std::chrono::milliseconds body,
+                                      std::chrono::milliseconds idle) {
+        ServerConfig cfg;
+        cfg.header_timeout = header;
+        cfg.body_timeout = body;
+        cfg.idle_timeout = idle;
+        return cfg;
+    }
     void TearDown() override {
         if (server_) server_->stop_accepting();
         ioc_.stop();
@@ -147,11 +155,7 @@ TEST_F(HttpServerTest, ClosesSlowClients_AfterTheHeaderTimeout) {
 }
 
 TEST_F(HttpServerTest, ClosesIdleKeepAliveConnections_AfterTheIdleTimeout) {
-    ServerConfig cfg;
-    cfg.header_timeout = 5s;
-    cfg.body_timeout = 5s;
-    cfg.idle_timeout = 300ms;
-    start(cfg);
+    start(with_timeouts(5s, 5s, 300ms));
     RawConn conn(port());
     conn.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
     ASSERT_EQ(RawConn::status_of(conn.read_response(2s)), 200);
@@ -182,11 +186,7 @@ TEST_F(HttpServerTest, ClosesClientsThatTrickleTheHeader_AtTheHeaderTimeout) {
 }
 
 TEST_F(HttpServerTest, KeepsBusyConnectionsOpen_LongPastEveryTimeout) {
-    ServerConfig cfg;
-    cfg.header_timeout = 100ms;
-    cfg.body_timeout = 100ms;
-    cfg.idle_timeout = 100ms;
-    start(cfg);
+    start(with_timeouts(100ms, 100ms, 100ms));
     RawConn conn(port());
     const auto t0 = std::chrono::steady_clock::now();
     int answered = 0;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "adapters/storage/storage_factory.hpp"
@@ -26,18 +28,39 @@ core::WriteSet lead(std::int64_t id) {
     return w;
 }
 
-TEST(MysqlReconnect, RecoversAfterServerRestart) {
+struct RestartableServer {
+    std::string url;
+    std::string restart;  // the command that restarts it
+};
+
+// The test MariaDB and the command that restarts it. Without either the test is skipped (failed
+// when CI=true) and the answer is nullopt: the caller returns at once.
+std::optional<RestartableServer> restartable_server() {
     auto url = testing::mysql_url();
     const char* restart = std::getenv("LEADHATCH_TEST_MYSQL_RESTART");
-    if (!url || !restart || !*restart) {
-        if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL/RESTART are not set";
-        GTEST_SKIP() << "needs LEADHATCH_TEST_MYSQL_URL and LEADHATCH_TEST_MYSQL_RESTART";
+    if (url && restart && *restart) return RestartableServer{*url, restart};
+    // FAIL and GTEST_SKIP return from a void function: they mark the test, and its body returns.
+    if (testing::in_ci()) {
+        [] { FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL/RESTART are not set"; }();
+    } else {
+        [] { GTEST_SKIP() << "needs LEADHATCH_TEST_MYSQL_URL and LEADHATCH_TEST_MYSQL_RESTART"; }();
     }
-    testing::MysqlTestDatabase db(*url);
+    return std::nullopt;
+}
+
+std::unique_ptr<core::Storage> migrated_storage(const testing::MysqlTestDatabase& db, int pool_size) {
     adapters::storage::StorageTuning tuning;
-    tuning.pool_size = 4;
+    tuning.pool_size = pool_size;
     auto storage = adapters::storage::make_storage(db.parsed(), tuning);
     storage->migrate();
+    return storage;
+}
+
+TEST(MysqlReconnect, RecoversAfterServerRestart) {
+    auto server = restartable_server();
+    if (!server) return;
+    testing::MysqlTestDatabase db(server->url);
+    auto storage = migrated_storage(db, 4);
     // Fill the pool with several live connections.
     std::vector<std::thread> warm;
     for (int i = 0; i < 4; ++i) warm.emplace_back([&, i] {
@@ -49,7 +72,7 @@ TEST(MysqlReconnect, RecoversAfterServerRestart) {
     ASSERT_GE(storage->pool_stats().size, 2);
     ASSERT_TRUE(storage->ping());
 
-    ASSERT_EQ(std::system(restart), 0) << "restart command failed: " << restart;
+    ASSERT_EQ(std::system(server->restart.c_str()), 0) << "restart command failed: " << server->restart;
 
     // Reads retry once on a fresh connection: the first read after the restart succeeds.
     EXPECT_TRUE(storage->ping());
@@ -64,27 +87,20 @@ TEST(MysqlReconnect, RecoversAfterServerRestart) {
 }
 
 TEST(MysqlReconnect, AWriteTransactionsFirstRoundTrip_ReplacesADeadPooledConnection) {
-    auto url = testing::mysql_url();
-    const char* restart = std::getenv("LEADHATCH_TEST_MYSQL_RESTART");
-    if (!url || !restart || !*restart) {
-        if (testing::in_ci()) FAIL() << "CI=true but LEADHATCH_TEST_MYSQL_URL/RESTART are not set";
-        GTEST_SKIP() << "needs LEADHATCH_TEST_MYSQL_URL and LEADHATCH_TEST_MYSQL_RESTART";
-    }
-    testing::MysqlTestDatabase db(*url);
-    adapters::storage::StorageTuning tuning;
-    tuning.pool_size = 2;
-    auto storage = adapters::storage::make_storage(db.parsed(), tuning);
-    storage->migrate();
+    auto server = restartable_server();
+    if (!server) return;
+    testing::MysqlTestDatabase db(server->url);
+    auto storage = migrated_storage(db, 2);
     {
         auto tx = storage->begin_write();
         tx->apply(lead(1));
         tx->commit();
     }
-    ASSERT_EQ(std::system(restart), 0) << "restart command failed: " << restart;
+    ASSERT_EQ(std::system(server->restart.c_str()), 0) << "restart command failed: " << server->restart;
 
     // Nothing has noticed the restart yet: the pooled connection is dead. The transaction's first
-    // round trip (START TRANSACTION together with the deduplication lookup, as the inbound
-    // pipeline does it) finds out and goes again on a fresh connection.
+    // round trip (START TRANSACTION together with its first query) finds out and goes again on a
+    // fresh connection.
     auto tx = storage->begin_write();
     const core::InboundKey keys[] = {{"tg", "update-1"}};
     EXPECT_TRUE(tx->find_processed(keys).empty());
