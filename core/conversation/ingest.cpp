@@ -91,6 +91,7 @@ struct LeadState {
     std::int64_t demographic = 0;
     double behavioral = 0;
     Timestamp score_at{};
+    std::optional<Timestamp> grade_expires_at;
 };
 
 // What scoring sees of an event; nullopt for events scoring ignores.
@@ -202,6 +203,7 @@ private:
             s.demographic = r.demographic_score;
             s.behavioral = r.behavioral_score;
             s.score_at = r.score_at;
+            s.grade_expires_at = r.grade_expires_at;
             s.menu = std::move(r.menu);
             states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
         }
@@ -627,6 +629,7 @@ private:
         rec.demographic_score = lead.demographic;
         rec.behavioral_score = lead.behavioral;
         rec.score_at = lead.score_at;
+        rec.grade_expires_at = lead.grade_expires_at;
         bool touched = false;
         if (interaction(e.kind) && lead.status == "new") {
             leads_->advance_status(rec, "engaged", "first interaction", Actor{"user"}, d.channel_id, e.occurred_at, ws_,
@@ -657,6 +660,7 @@ private:
             lead.demographic = rec.demographic_score;
             lead.behavioral = rec.behavioral_score;
             lead.score_at = rec.score_at;
+            lead.grade_expires_at = rec.grade_expires_at;
         }
     }
 

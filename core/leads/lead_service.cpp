@@ -148,8 +148,10 @@ void LeadService::record_score(LeadRecord& lead, const ScoreUpdate& s, const std
     u.behavioral_score = s.behavioral;
     u.score_at = s.at;
     u.score = s.score;
-    u.grade = s.grade;
-    u.grade_expires_at = s.grade_expires_at;
+    // Indexed columns are written only when they change: assigning one, even to its old value,
+    // costs an index delete and insert.
+    if (s.grade != lead.grade) u.grade = s.grade;
+    if (s.grade_expires_at != lead.grade_expires_at) u.grade_expires_at = s.grade_expires_at;
     if (moved) {
         std::vector<std::string> reasons;
         for (const auto& a : awards) reasons.push_back(a.rule_id + " " + (a.points >= 0 ? "+" : "") +

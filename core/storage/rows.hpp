@@ -56,6 +56,7 @@ struct IdentityRecord {
     std::int64_t demographic_score = 0;
     double behavioral_score = 0;
     Timestamp score_at{};
+    std::optional<Timestamp> grade_expires_at;
     // The numbered menu last sent to this identity (encode_menu text; "" = none).
     std::string menu;
 };

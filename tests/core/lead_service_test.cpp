@@ -570,6 +570,34 @@ TEST_F(LeadServiceTest, PlanPatch_ChangesSegmentAndRescores_WhenDemographicField
     EXPECT_EQ(data_of(*updated[0]).at("fields"), json::parse(R"(["email","company_size"])"));
 }
 
+// grade and grade_expires_at are indexed: an update that leaves them as they are must not
+// assign them (each assignment rewrites the index entry).
+TEST_F(LeadServiceTest, RecordScore_WritesGradeColumnsOnlyWhenTheyChange) {
+    LeadRecord lead = make_lead();
+    lead.score = 10;
+    lead.behavioral_score = 10;
+    lead.score_at = kT0;
+    const auto expiry = kT0 + hours{5};
+    lead.grade_expires_at = expiry;
+
+    ScoreUpdate same{0, 12, kNow, 12, "cold", expiry};
+    WriteSet w;
+    LeadUpdate u;
+    svc_.record_score(lead, same, {}, kOps, "tg", w, u);
+    EXPECT_EQ(u.score, std::optional<std::int64_t>(12));
+    EXPECT_FALSE(u.grade) << "grade unchanged (cold)";
+    EXPECT_FALSE(u.grade_expires_at) << "expiry unchanged";
+
+    ScoreUpdate warmer{0, 35, kNow, 35, "warm", std::nullopt};
+    LeadUpdate v;
+    svc_.record_score(lead, warmer, {}, kOps, "tg", w, v);
+    EXPECT_EQ(v.grade, std::optional<std::string>("warm"));
+    ASSERT_TRUE(v.grade_expires_at) << "expiry cleared: assigned as NULL";
+    EXPECT_FALSE(*v.grade_expires_at);
+    EXPECT_EQ(lead.grade, "warm");
+    EXPECT_FALSE(lead.grade_expires_at);
+}
+
 TEST_F(LeadServiceTest, PlanPatch_QualifiesLead_WhenDemographicScoreCrossesMql) {
     // 30 behavioural points already; the company size adds 20: 50 >= mql 40.
     LeadRecord current = make_lead();

@@ -106,6 +106,7 @@ class FakeWriteTx final : public core::WriteTx {
                 r.demographic_score = rec.demographic_score;
                 r.behavioral_score = rec.behavioral_score;
                 r.score_at = rec.score_at;
+                r.grade_expires_at = rec.grade_expires_at;
             }
             out.push_back(std::move(r));
         }

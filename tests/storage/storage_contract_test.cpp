@@ -168,6 +168,55 @@ TYPED_TEST(StorageContract, CommitsAWriteSet_AndReadsItBack) {
     EXPECT_FALSE(tx->lead_exists(LeadId{8}));
 }
 
+// The inbound pipeline scores from what the identity lookup returns, and writes grade and
+// grade_expires_at only when they differ from it: both must come back as stored.
+TYPED_TEST(StorageContract, FindIdentities_ReturnsTheLeadsScoreStateWithGradeExpiry) {
+    this->commit(this->new_lead(LeadId{3}, "tg", "303", "Cai"));
+    const auto expiry = this->t0_ + std::chrono::hours{30};
+    core::WriteSet w;
+    w.now = this->t0_;
+    core::LeadUpdate u;
+    u.id = LeadId{3};
+    u.at = this->t0_;
+    u.score = 41;
+    u.grade = "warm";
+    u.behavioral_score = 41.5;
+    u.score_at = this->t0_;
+    u.grade_expires_at = std::optional<core::Timestamp>(expiry);
+    w.lead_updates.push_back(u);
+    this->commit(w);
+
+    std::vector<core::IdentityKey> keys{{"tg", "303"}};
+    {
+        auto tx = this->storage_->begin_write();
+        auto ids = tx->find_identities(keys);
+        ASSERT_EQ(ids.size(), 1u);
+        EXPECT_EQ(ids[0].score, 41);
+        EXPECT_EQ(ids[0].grade, "warm");
+        EXPECT_DOUBLE_EQ(ids[0].behavioral_score, 41.5);
+        EXPECT_EQ(ids[0].score_at, this->t0_);
+        EXPECT_EQ(ids[0].grade_expires_at, std::optional<core::Timestamp>(expiry));
+    }
+    core::WriteSet clear;
+    clear.now = this->t0_;
+    core::LeadUpdate c;
+    c.id = LeadId{3};
+    c.at = this->t0_;
+    c.grade_expires_at = std::optional<core::Timestamp>();
+    clear.lead_updates.push_back(c);
+    this->commit(clear);
+    auto tx = this->storage_->begin_write();
+    auto ids = tx->find_identities(keys);
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_FALSE(ids[0].grade_expires_at);
+    // The combined lookup (one round trip on MySQL) returns the same.
+    std::vector<core::InboundKey> none;
+    auto known = tx->find_known(none, keys);
+    ASSERT_EQ(known.identities.size(), 1u);
+    EXPECT_FALSE(known.identities[0].grade_expires_at);
+    EXPECT_EQ(known.identities[0].grade, "warm");
+}
+
 TYPED_TEST(StorageContract, RollsBack_WhenNotCommitted) {
     {
         auto tx = this->storage_->begin_write();

@@ -640,7 +640,8 @@ private:
         SqlText q(conn());
         q.raw("SELECT i.channel_id, i.external_user_id, i.lead_id, i.display_name, i.username, i.language, "
               "i.unreachable, l.opted_out, l.stage, l.status, l.lifecycle, l.score, l.grade, l.demographic_score, "
-              "l.behavioral_score, l.score_at, i.menu FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+              "l.behavioral_score, l.score_at, i.menu, l.grade_expires_at FROM lead_identities i "
+              "JOIN leads l ON l.id = i.lead_id "
               "WHERE (i.channel_id, i.external_user_id) IN (");
         for (std::size_t i = 0; i < keys.size(); ++i) {
             q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
@@ -669,6 +670,7 @@ private:
             r.behavioral_score = static_cast<double>(rs.getDouble(15));
             r.score_at = core::from_epoch_ms(rs.getInt64(16));
             r.menu = rs.getString(17).asStdString();
+            if (!rs.isNull(18)) r.grade_expires_at = core::from_epoch_ms(rs.getInt64(18));
             found.push_back(std::move(r));
         }
         return found;

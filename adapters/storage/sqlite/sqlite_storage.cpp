@@ -370,8 +370,8 @@ public:
         std::vector<core::IdentityRecord> found;
         auto& s = db_.stmt(
             "SELECT i.lead_id, i.display_name, i.username, i.language, i.unreachable, l.opted_out, l.stage, l.status, "
-            "l.lifecycle, l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at, i.menu "
-            "FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+            "l.lifecycle, l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at, i.menu, "
+            "l.grade_expires_at FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
             "WHERE i.channel_id = ?1 AND i.external_user_id = ?2");
         for (const auto& k : keys) {
             s.bind(1, k.channel_id).bind(2, k.external_user_id);
@@ -393,6 +393,7 @@ public:
                 r.behavioral_score = s.f64(12);
                 r.score_at = core::from_epoch_ms(s.i64(13));
                 r.menu = s.text(14);
+                if (!s.is_null(15)) r.grade_expires_at = core::from_epoch_ms(s.i64(15));
                 found.push_back(std::move(r));
             }
             s.reset();
