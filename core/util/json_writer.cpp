@@ -26,37 +26,44 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
 
 void JsonWriter::append_escaped(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
+    out.reserve(out.size() + s.size() + 2);
     out += '"';
     for (std::size_t i = 0; i < s.size();) {
-        const char c = s[i];
-        const auto uc = static_cast<unsigned char>(c);
-        if (uc >= 0x80) {
-            const std::size_t n = utf8_len(s, i);
-            if (n == 0) {
-                out += "\xEF\xBF\xBD";
-                ++i;
+        // The longest run that goes out as it is (printable ASCII other than '"' and '\\', and
+        // whole valid UTF-8 sequences), appended at once.
+        std::size_t j = i;
+        while (j < s.size()) {
+            const auto u = static_cast<unsigned char>(s[j]);
+            if (u >= 0x80) {
+                const std::size_t n = utf8_len(s, j);
+                if (n == 0) break;
+                j += n;
+            } else if (u < 0x20 || u == '"' || u == '\\') {
+                break;
             } else {
-                out.append(s.substr(i, n));
-                i += n;
+                ++j;
             }
-            continue;
         }
-        switch (c) {
+        out.append(s.data() + i, j - i);
+        i = j;
+        if (i == s.size()) break;
+        const auto uc = static_cast<unsigned char>(s[i]);
+        ++i;
+        switch (uc) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
             default:
-                if (uc < 0x20) {
+                if (uc >= 0x80) {
+                    out += "\xEF\xBF\xBD";  // not valid UTF-8
+                } else {
                     out += "\\u00";
                     out += kHex[uc >> 4];
                     out += kHex[uc & 0xf];
-                } else {
-                    out += c;
                 }
         }
-        ++i;
     }
     out += '"';
 }
