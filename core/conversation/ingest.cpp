@@ -642,7 +642,7 @@ private:
             if (!matched.empty()) {
                 std::vector<RuleTotal> totals;
                 for (const auto& a : matched) totals.push_back(total_for(lead.id, a.rule_id));
-                auto awards = engine.evaluate(*signal, totals);
+                auto awards = engine.limit(matched, totals);
                 for (const auto& t : totals) store_total(lead.id, t);
                 if (!awards.empty()) {
                     const auto update =

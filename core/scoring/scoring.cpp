@@ -413,6 +413,22 @@ int apply_caps(const ScoringRule& rule, int points, Timestamp at, RuleTotal& tot
     return static_cast<int>(allowed);
 }
 
+// The points a rule awards out of `points` given the lead's totals (the rule's entry is added to
+// `totals` if missing). Limits are applied to a copy: totals change only for rules that award
+// something, so the caller persists exactly the totals of the returned awards.
+int take_points(const ScoringRule& rule, int points, Timestamp at, std::vector<RuleTotal>& totals) {
+    auto it = std::find_if(totals.begin(), totals.end(), [&](const RuleTotal& t) { return t.rule_id == rule.id; });
+    RuleTotal next = it != totals.end() ? *it : RuleTotal{rule.id, 0, Timestamp{}, 0};
+    const int awarded = apply_caps(rule, points, at, next);
+    if (awarded <= 0) return 0;
+    if (it != totals.end()) {
+        *it = std::move(next);
+    } else {
+        totals.push_back(std::move(next));
+    }
+    return awarded;
+}
+
 // A keyword rule against a message: `folded` is the message lower-cased (done once per signal,
 // left empty until a keyword rule needs it), `keywords` the rule's keywords lower-cased.
 std::optional<std::pair<int, std::string>> match_keyword(const ScoringRule& rule,
@@ -651,18 +667,23 @@ std::vector<ScoreAward> ScoringEngine::evaluate(const ScoreSignal& signal, std::
         if (!rule.behavioral()) continue;
         auto hit = rule.kind == "keyword" ? match_keyword(rule, folded_keywords_[r], signal, folded) : match(rule, signal);
         if (!hit || hit->first <= 0) continue;
-        // Limits are applied to a copy: totals change only for rules that award something, so the
-        // caller persists exactly the totals of the returned awards.
-        auto it = std::find_if(totals.begin(), totals.end(), [&](const RuleTotal& t) { return t.rule_id == rule.id; });
-        RuleTotal next = it != totals.end() ? *it : RuleTotal{rule.id, 0, Timestamp{}, 0};
-        const int points = apply_caps(rule, hit->first, signal.at, next);
+        const int points = take_points(rule, hit->first, signal.at, totals);
         if (points <= 0) continue;
-        if (it != totals.end()) {
-            *it = std::move(next);
-        } else {
-            totals.push_back(std::move(next));
-        }
         awards.push_back(ScoreAward{rule.id, points, std::move(hit->second), signal.at, true});
+    }
+    return awards;
+}
+
+std::vector<ScoreAward> ScoringEngine::limit(const std::vector<ScoreAward>& matched,
+                                             std::vector<RuleTotal>& totals) const {
+    std::vector<ScoreAward> awards;
+    for (const auto& a : matched) {
+        const auto rule = std::find_if(config_.rules.begin(), config_.rules.end(),
+                                       [&](const ScoringRule& r) { return r.id == a.rule_id; });
+        if (rule == config_.rules.end() || a.points <= 0) continue;
+        const int points = take_points(*rule, a.points, a.at, totals);
+        if (points <= 0) continue;
+        awards.push_back(ScoreAward{a.rule_id, points, a.reason, a.at, true});
     }
     return awards;
 }

@@ -117,6 +117,11 @@ public:
     // the rules involved (missing ones count as zero) and is updated in place (entries added).
     std::vector<ScoreAward> evaluate(const ScoreSignal& signal, std::vector<RuleTotal>& totals) const;
 
+    // The same for a signal already matched: `matched` is what evaluate returned for it with no
+    // totals (each rule's points before this lead's caps). Caps only lower points, so limiting
+    // those by `totals` gives what evaluate gives with them, without matching the rules again.
+    std::vector<ScoreAward> limit(const std::vector<ScoreAward>& matched, std::vector<RuleTotal>& totals) const;
+
     // The demographic rules the fields match now (caps apply to each rule's points).
     std::vector<ScoreAward> demographic(const LeadFields& fields, Timestamp at) const;
 

@@ -231,9 +231,21 @@ TEST_P(CapsOverTime, AwardsWithinCapAndPeriod) {
     ASSERT_EQ(engine.config().rules.size(), 1U);
     const bool periodic = engine.config().rules[0].period_days.has_value();
     std::vector<RuleTotal> totals;
+    std::vector<RuleTotal> limited_totals;  // the same steps through limit()
     for (const auto& s : c.steps) {
         SCOPED_TRACE("day " + std::to_string(s.day));
-        const auto awards = engine.evaluate(message("what is the price?", false, day(s.day)), totals);
+        const auto signal = message("what is the price?", false, day(s.day));
+        const auto awards = engine.evaluate(signal, totals);
+        // The inbound pipeline matches once with no totals, then limits by the lead's totals.
+        std::vector<RuleTotal> none;
+        const auto limited = engine.limit(engine.evaluate(signal, none), limited_totals);
+        EXPECT_EQ(summarize(limited), summarize(awards));
+        ASSERT_EQ(limited_totals.size(), totals.size());
+        for (std::size_t i = 0; i < totals.size(); ++i) {
+            EXPECT_EQ(limited_totals[i].total, totals[i].total);
+            EXPECT_EQ(limited_totals[i].period_start, totals[i].period_start);
+            EXPECT_EQ(limited_totals[i].period_points, totals[i].period_points);
+        }
         if (s.awarded == 0) {
             EXPECT_TRUE(awards.empty());
         } else {
@@ -291,9 +303,16 @@ TEST(Scoring, TotalsOfOtherRulesAreKeptAndExistingTotalsAreUpdatedInPlace) {
       {"id": "pricing", "kind": "keyword", "keywords": ["price"], "points": 10, "cap": 30},
       {"id": "direct", "kind": "message", "points": 2, "cap": 4}]})");
     std::vector<RuleTotal> totals = {{"other", 7, kT0, 0}, {"pricing", 25, kT0, 0}};
+    std::vector<RuleTotal> limited_totals = totals;
+    std::vector<RuleTotal> none;
+    const auto matched = engine.evaluate(message("price?", false, day(1)), none);
     const auto awards = engine.evaluate(message("price?", false, day(1)), totals);
     EXPECT_EQ(summarize(awards),
               (std::vector<Expect>{{"pricing", 5, "keyword 'price' in a message"}, {"direct", 2, "private message"}}));
+    EXPECT_EQ(summarize(engine.limit(matched, limited_totals)), summarize(awards));
+    ASSERT_EQ(limited_totals.size(), 3U);
+    EXPECT_EQ(limited_totals[1].total, 30);
+    EXPECT_EQ(limited_totals[2].total, 2);
     ASSERT_EQ(totals.size(), 3U);
     EXPECT_EQ(totals[0].total, 7);
     EXPECT_EQ(totals[1].total, 30);
