@@ -55,9 +55,13 @@ bool valid_phone(const std::string& p) {
 bool valid_tag(const std::string& t) { return !t.empty() && t.size() <= 64 && !has_control(t); }
 
 std::string json_list(const std::vector<std::string>& v) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const auto& s : v) a.push_back(s);
-    return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string out = "[";
+    for (const auto& s : v) {
+        if (out.size() > 1) out += ',';
+        JsonWriter::append_escaped(out, s);
+    }
+    out += ']';
+    return out;
 }
 
 }  // namespace
