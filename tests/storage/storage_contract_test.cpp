@@ -217,6 +217,32 @@ TYPED_TEST(StorageContract, FindIdentities_ReturnsTheLeadsScoreStateWithGradeExp
     EXPECT_EQ(known.identities[0].grade, "warm");
 }
 
+// A grouped commit writes many rows of one kind at once (SQLite: INSERTs of up to 16 rows): every
+// row lands, in the order given, with its own values, across whole and partial groups.
+TYPED_TEST(StorageContract, WritesManyEventsAndDeliveriesOfOneBatchInOrder) {
+    this->commit(this->new_lead(LeadId{4}, "tg", "404", "Dee"));
+    core::WriteSet w;
+    w.now = this->t0_;
+    constexpr int kRows = 37;  // 16 + 16 + 5
+    std::vector<core::InboundKey> keys;
+    for (int i = 0; i < kRows; ++i) {
+        w.events.push_back(core::EventRow{LeadId{4}, "tg", "message", "user", this->t0_ + std::chrono::seconds(i),
+                                          "{\"n\":" + std::to_string(i) + "}"});
+        w.processed.push_back({"tg", "batch-" + std::to_string(i)});
+        keys.push_back({"tg", "batch-" + std::to_string(i)});
+    }
+    this->commit(w);
+    auto events = this->storage_->list_events(LeadId{4}, std::nullopt, 100);
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(kRows));
+    for (int i = 0; i < kRows; ++i) {
+        const auto& e = events[static_cast<std::size_t>(kRows - 1 - i)];  // newest first
+        EXPECT_EQ(e.data, "{\"n\":" + std::to_string(i) + "}");
+        EXPECT_EQ(e.occurred_at, this->t0_ + std::chrono::seconds(i));
+    }
+    auto tx = this->storage_->begin_write();
+    EXPECT_EQ(tx->find_processed(keys).size(), static_cast<std::size_t>(kRows));
+}
+
 TYPED_TEST(StorageContract, RollsBack_WhenNotCommitted) {
     {
         auto tx = this->storage_->begin_write();
