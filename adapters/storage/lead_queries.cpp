@@ -582,6 +582,30 @@ void store_token(SqlExec& ex, std::string_view channel_id, const std::string& to
     ex.run(q);
 }
 
+namespace {
+
+// Rows of one table in INSERTs of up to kRowsPerInsert rows ("head (..),(..) tail"): a statement
+// per row paid a statement's fixed cost per row (on SQLite each row shape is prepared once).
+constexpr std::size_t kRowsPerInsert = 16;
+
+template <class Rows, class Values>
+void insert_rows(SqlExec& ex, std::string_view head, std::string_view tail, const Rows& rows, Values&& values) {
+    for (std::size_t i = 0; i < rows.size();) {
+        const std::size_t n = std::min(kRowsPerInsert, rows.size() - i);
+        SqlQuery q(head);
+        for (std::size_t r = 0; r < n; ++r) {
+            q.sql(r ? ", (" : "(");
+            values(q, rows[i + r]);
+            q.sql(")");
+        }
+        q.sql(tail);
+        ex.run(q);
+        i += n;
+    }
+}
+
+}  // namespace
+
 void apply_extended(SqlExec& ex, const core::WriteSet& w) {
     const bool sqlite = ex.dialect() == Dialect::kSqlite;
     for (const auto& u : w.lead_updates) {
@@ -618,34 +642,20 @@ void apply_extended(SqlExec& ex, const core::WriteSet& w) {
                    .param(c.reason)
                    .sql(")"));
     }
-    for (const auto& e : w.score_entries) {
-        ex.run(SqlQuery("INSERT INTO score_entries (lead_id, rule_id, points, reason, behavioral, at) VALUES (")
-                   .param(e.lead_id.value)
-                   .sql(", ")
-                   .param(e.rule_id)
-                   .sql(", ")
-                   .param(e.points)
-                   .sql(", ")
-                   .param(e.reason)
-                   .sql(", ")
-                   .param(e.behavioral)
-                   .sql(", ")
-                   .param(e.at)
-                   .sql(")"));
-    }
-    for (const auto& t : w.rule_totals) {
-        SqlQuery q("INSERT INTO lead_rule_totals (lead_id, rule_id, total, period_start, period_points) VALUES (");
-        q.param(t.lead_id.value).sql(", ").param(t.rule_id).sql(", ").param(t.total).sql(", ").param(t.period_start);
-        q.sql(", ").param(t.period_points).sql(")");
-        if (sqlite) {
-            q.sql(" ON CONFLICT (lead_id, rule_id) DO UPDATE SET total = excluded.total, "
-                  "period_start = excluded.period_start, period_points = excluded.period_points");
-        } else {
-            q.sql(" ON DUPLICATE KEY UPDATE total = VALUES(total), period_start = VALUES(period_start), "
-                  "period_points = VALUES(period_points)");
-        }
-        ex.run(q);
-    }
+    insert_rows(ex, "INSERT INTO score_entries (lead_id, rule_id, points, reason, behavioral, at) VALUES ", "",
+                w.score_entries, [](SqlQuery& q, const core::ScoreEntryRow& e) {
+                    q.param(e.lead_id.value).sql(", ").param(e.rule_id).sql(", ").param(e.points).sql(", ");
+                    q.param(e.reason).sql(", ").param(e.behavioral).sql(", ").param(e.at);
+                });
+    insert_rows(ex, "INSERT INTO lead_rule_totals (lead_id, rule_id, total, period_start, period_points) VALUES ",
+                sqlite ? " ON CONFLICT (lead_id, rule_id) DO UPDATE SET total = excluded.total, "
+                         "period_start = excluded.period_start, period_points = excluded.period_points"
+                       : " ON DUPLICATE KEY UPDATE total = VALUES(total), period_start = VALUES(period_start), "
+                         "period_points = VALUES(period_points)",
+                w.rule_totals, [](SqlQuery& q, const core::RuleTotalRow& t) {
+                    q.param(t.lead_id.value).sql(", ").param(t.rule_id).sql(", ").param(t.total).sql(", ");
+                    q.param(t.period_start).sql(", ").param(t.period_points);
+                });
     for (const auto& m : w.merges) apply_merge(ex, m);
     for (const auto& e : w.erasures) apply_erase(ex, e);
 }

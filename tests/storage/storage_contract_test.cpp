@@ -243,6 +243,40 @@ TYPED_TEST(StorageContract, WritesManyEventsAndDeliveriesOfOneBatchInOrder) {
     EXPECT_EQ(tx->find_processed(keys).size(), static_cast<std::size_t>(kRows));
 }
 
+// Score entries and rule totals of a batch are also written many rows per statement; totals are
+// upserts: a second batch updates the rows the first inserted and inserts the rest.
+TYPED_TEST(StorageContract, WritesManyScoreEntriesAndUpsertsRuleTotals) {
+    this->commit(this->new_lead(LeadId{5}, "tg", "505", "Eli"));
+    auto batch = [&](int rules, int base) {
+        core::WriteSet w;
+        w.now = this->t0_;
+        for (int i = 0; i < rules; ++i) {
+            const std::string rule = "rule_" + std::to_string(i);
+            w.score_entries.push_back(
+                core::ScoreEntryRow{LeadId{5}, rule, base + i, "reason " + std::to_string(i), true, this->t0_});
+            w.rule_totals.push_back(core::RuleTotalRow{LeadId{5}, rule, base + i, this->t0_, i});
+        }
+        this->commit(w);
+    };
+    batch(20, 100);  // 16 + 4
+    batch(35, 200);  // 20 updated, 15 inserted
+    const auto entries = this->storage_->score_entries(LeadId{5});
+    ASSERT_EQ(entries.size(), 55u);
+    int sum = 0;
+    for (const auto& e : entries) sum += e.points;
+    EXPECT_EQ(sum, (100 * 20 + 190) + (200 * 35 + 595));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 35; ++i) ids.push_back("rule_" + std::to_string(i));
+    auto tx = this->storage_->begin_write();
+    const auto totals = tx->rule_totals(LeadId{5}, ids);
+    ASSERT_EQ(totals.size(), 35u);
+    for (const auto& t : totals) {
+        const int i = std::stoi(t.rule_id.substr(5));
+        EXPECT_EQ(t.total, 200 + i) << t.rule_id;
+        EXPECT_EQ(t.period_points, i) << t.rule_id;
+    }
+}
+
 TYPED_TEST(StorageContract, RollsBack_WhenNotCommitted) {
     {
         auto tx = this->storage_->begin_write();
