@@ -243,6 +243,31 @@ TYPED_TEST(StorageContract, WritesManyEventsAndDeliveriesOfOneBatchInOrder) {
     EXPECT_EQ(tx->find_processed(keys).size(), static_cast<std::size_t>(kRows));
 }
 
+// Text reaches MySQL as escaped literals: every byte the escaping touches, quotes that would end
+// the literal, backslashes before them, multi-byte UTF-8 and an emoji come back unchanged.
+TYPED_TEST(StorageContract, StoresHostileTextExactly) {
+    const std::string nasty = std::string("a\0b", 3) + "\n\r\\'\"\x1a" + "'); DROP TABLE leads; -- \\' \\\\' 价格 😀 \\";
+    this->commit(this->new_lead(LeadId{6}, "tg", "606", nasty));
+    core::WriteSet w;
+    w.now = this->t0_;
+    w.events.push_back(core::EventRow{LeadId{6}, "tg", "message", "user", this->t0_, nasty});
+    w.processed.push_back({"tg", nasty});
+    this->commit(w);
+    const auto lead = this->storage_->get_lead(LeadId{6});
+    ASSERT_TRUE(lead);
+    EXPECT_EQ(lead->display_name, nasty);
+    const auto events = this->storage_->list_events(LeadId{6}, std::nullopt, 10);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].data, nasty);
+    auto tx = this->storage_->begin_write();
+    std::vector<core::InboundKey> keys{{"tg", nasty}};
+    ASSERT_EQ(tx->find_processed(keys).size(), 1u);
+    std::vector<core::IdentityKey> ids{{"tg", "606"}};
+    const auto found = tx->find_identities(ids);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].display_name, nasty);
+}
+
 // Score entries and rule totals of a batch are also written many rows per statement; totals are
 // upserts: a second batch updates the rows the first inserted and inserts the rest.
 TYPED_TEST(StorageContract, WritesManyScoreEntriesAndUpsertsRuleTotals) {

@@ -126,11 +126,31 @@ public:
         for (int i = 1; i < count; ++i) stmt_->getMoreResults();
     }
 
-    void append_quoted(std::string& out, std::string_view s) {
+    // A string literal as mysql_real_escape_string writes it. Every connection is set to utf8mb4
+    // and to a sql_mode without NO_BACKSLASH_ESCAPES when it opens (see connect), and no byte of a
+    // UTF-8 multi-byte sequence is ASCII, so escaping byte by byte is exact. (The connector's
+    // escapeString copied the text three times and took a fifth of the ingest writer's CPU.)
+    static void append_quoted(std::string& out, std::string_view s) {
+        out.reserve(out.size() + s.size() + 2);
         out += '\'';
-        out += static_cast<sql::mysql::MySQL_Connection*>(conn_.get())
-                   ->escapeString(sql::SQLString(s.data(), s.size()))
-                   .asStdString();
+        std::size_t run = 0;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            const char* esc = nullptr;
+            switch (s[i]) {
+                case '\0': esc = "\\0"; break;
+                case '\n': esc = "\\n"; break;
+                case '\r': esc = "\\r"; break;
+                case '\\': esc = "\\\\"; break;
+                case '\'': esc = "\\'"; break;
+                case '"': esc = "\\\""; break;
+                case '\x1a': esc = "\\Z"; break;
+                default: continue;
+            }
+            out.append(s.data() + run, i - run);
+            out += esc;
+            run = i + 1;
+        }
+        out.append(s.data() + run, s.size() - run);
         out += '\'';
     }
 
