@@ -124,14 +124,7 @@ void IngestQueue::run(Lane& lane) {
 
 std::vector<core::IngestResult> IngestQueue::commit(Lane& lane,
                                                     std::span<const core::InboundDelivery* const> deliveries) {
-    const auto needed = core::IngestProcessor::max_new_leads(deliveries);
-    if (lane.ids.available() < needed) {
-        lane.ids.add(storage_.reserve_ids("lead", std::max(needed, options_.id_block)));
-    }
-    auto tx = storage_.begin_write();
-    auto results = processor_.process(*tx, deliveries, lane.ids);
-    tx->commit();
-    return results;
+    return processor_.commit(storage_, deliveries, lane.ids, options_.id_block);
 }
 
 void IngestQueue::process(Lane& lane, std::vector<Item>& batch) {

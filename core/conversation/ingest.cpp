@@ -877,4 +877,14 @@ std::vector<IngestResult> IngestProcessor::process(WriteTx& tx, std::span<const 
     return planner.run(batch);
 }
 
+std::vector<IngestResult> IngestProcessor::commit(Storage& storage, std::span<const InboundDelivery* const> batch,
+                                                  IdPool& ids, std::int64_t id_block) const {
+    const auto needed = max_new_leads(batch);
+    if (ids.available() < needed) ids.add(storage.reserve_ids("lead", std::max(needed, id_block)));
+    auto tx = storage.begin_write();
+    auto results = process(*tx, batch, ids);
+    tx->commit();
+    return results;
+}
+
 }  // namespace leadhatch::core

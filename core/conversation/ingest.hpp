@@ -66,13 +66,19 @@ public:
     IngestProcessor(const TemplateCatalog& templates, ChannelLookup channels, const Clock& clock,
                     const LeadService* leads = nullptr);
 
-    // Upper bound of new lead ids a batch may need.
-    static std::int64_t max_new_leads(std::span<const InboundDelivery* const> batch);
-
     // Plans and applies the batch inside tx (the caller commits). Results are in batch order.
     std::vector<IngestResult> process(WriteTx& tx, std::span<const InboundDelivery* const> batch, IdPool& ids) const;
 
+    // The whole group commit: tops `ids` up from storage (by at least id_block) when the batch
+    // may need more, then processes the batch in one write transaction and commits it. Throws
+    // what storage throws; nothing is written then.
+    std::vector<IngestResult> commit(Storage& storage, std::span<const InboundDelivery* const> batch, IdPool& ids,
+                                     std::int64_t id_block) const;
+
 private:
+    // Upper bound of new lead ids a batch may need.
+    static std::int64_t max_new_leads(std::span<const InboundDelivery* const> batch);
+
     const TemplateCatalog& templates_;
     ChannelLookup channels_;
     const Clock& clock_;

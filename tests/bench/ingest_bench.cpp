@@ -132,13 +132,9 @@ int main(int argc, char** argv) {
         for (std::size_t i = from; i < to; i += batch) {
             group.clear();
             for (std::size_t j = i; j < std::min(to, i + batch); ++j) group.push_back(&deliveries[j]);
-            const auto needed = core::IngestProcessor::max_new_leads(group);
-            if (ids.available() < needed) ids.add(storage->reserve_ids("lead", std::max<std::int64_t>(needed, 4096)));
-            auto tx = storage->begin_write();
-            for (const auto& r : processor.process(*tx, group, ids)) {
+            for (const auto& r : processor.commit(*storage, group, ids, 4096)) {
                 if (r.status == core::IngestStatus::kAccepted) ++accepted;
             }
-            tx->commit();
         }
     };
     const auto warm = static_cast<std::size_t>(kWarmup);
