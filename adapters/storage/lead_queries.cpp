@@ -584,24 +584,19 @@ void store_token(SqlExec& ex, std::string_view channel_id, const std::string& to
 
 namespace {
 
-// Rows of one table in INSERTs of up to kRowsPerInsert rows ("head (..),(..) tail"): a statement
-// per row paid a statement's fixed cost per row (on SQLite each row shape is prepared once).
-constexpr std::size_t kRowsPerInsert = 16;
-
+// "head (..), (..) tail" for rows in chunks (see kRowsPerInsert); values(q, row) adds one row's.
 template <class Rows, class Values>
 void insert_rows(SqlExec& ex, std::string_view head, std::string_view tail, const Rows& rows, Values&& values) {
-    for (std::size_t i = 0; i < rows.size();) {
-        const std::size_t n = std::min(kRowsPerInsert, rows.size() - i);
+    for_each_insert_chunk(rows.size(), [&](std::size_t first, std::size_t n) {
         SqlQuery q(head);
         for (std::size_t r = 0; r < n; ++r) {
             q.sql(r ? ", (" : "(");
-            values(q, rows[i + r]);
+            values(q, rows[first + r]);
             q.sql(")");
         }
         q.sql(tail);
         ex.run(q);
-        i += n;
-    }
+    });
 }
 
 }  // namespace

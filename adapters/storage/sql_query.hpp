@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -15,6 +17,19 @@ namespace leadhatch::adapters::storage {
 enum class Dialect { kSqlite, kMysql };
 
 using SqlParam = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+
+// Rows of one table are written in INSERTs of up to kRowsPerInsert rows: a statement per row paid
+// a statement's fixed cost (on SQLite also the AUTOINCREMENT sequence update) per row, and on
+// SQLite each of the at most kRowsPerInsert statement shapes is prepared once per connection.
+inline constexpr std::size_t kRowsPerInsert = 16;
+
+// Calls fn(first, count) for consecutive chunks of `total` rows, each at most kRowsPerInsert.
+template <class Fn>
+void for_each_insert_chunk(std::size_t total, Fn&& fn) {
+    for (std::size_t first = 0; first < total; first += kRowsPerInsert) {
+        fn(first, std::min(kRowsPerInsert, total - first));
+    }
+}
 
 // SQL text with '?' placeholders and their values, built by dialect-neutral query code and run
 // by a backend (SQLite binds them; MySQL escapes them into the text).

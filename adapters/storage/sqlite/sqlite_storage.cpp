@@ -162,19 +162,15 @@ private:
     SqliteDb& db_;
 };
 
-// Rows of one table go in one INSERT of up to kRowsPerInsert rows: a statement per row paid a
-// statement's fixed cost (and, for AUTOINCREMENT tables, the sequence update) per row. Each of the
-// at most kRowsPerInsert statement shapes is prepared once per connection.
-constexpr std::size_t kRowsPerInsert = 16;
-
-// head: "INSERT INTO t (a, b, c)"; bind(stmt, first, row) binds the row's values from index first.
+// Rows in chunks (see kRowsPerInsert), bound straight to the cached statement (queries::
+// insert_rows goes through SqlQuery, which copies every value). head: "INSERT INTO t (a, b, c)";
+// bind(stmt, first, row) binds the row's values from index first.
 template <class Rows, class Bind>
 void insert_rows(SqliteDb& db, std::string_view head, int columns, const Rows& rows, Bind&& bind) {
     std::string row = "(?";
     for (int c = 1; c < columns; ++c) row += ",?";
     row += ')';
-    for (std::size_t i = 0; i < rows.size();) {
-        const std::size_t n = std::min(kRowsPerInsert, rows.size() - i);
+    for_each_insert_chunk(rows.size(), [&](std::size_t first, std::size_t n) {
         std::string sql(head);
         sql += " VALUES ";
         for (std::size_t r = 0; r < n; ++r) {
@@ -182,10 +178,9 @@ void insert_rows(SqliteDb& db, std::string_view head, int columns, const Rows& r
             sql += row;
         }
         auto& st = db.stmt(sql);
-        for (std::size_t r = 0; r < n; ++r) bind(st, static_cast<int>(r) * columns + 1, rows[i + r]);
+        for (std::size_t r = 0; r < n; ++r) bind(st, static_cast<int>(r) * columns + 1, rows[first + r]);
         st.run();
-        i += n;
-    }
+    });
 }
 
 // Writes a WriteSet with prepared statements inside the caller's transaction.
