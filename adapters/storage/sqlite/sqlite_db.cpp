@@ -109,9 +109,9 @@ void configure_library_once() {
 
 }  // namespace
 
-SqliteDb::SqliteDb(const std::string& path, int flags, int busy_timeout_ms) {
+SqliteDb::SqliteDb(const std::string& path, int flags, int busy_timeout_ms, const char* vfs) {
     configure_library_once();
-    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
         sqlite3_close_v2(db_);

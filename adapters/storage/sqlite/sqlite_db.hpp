@@ -55,7 +55,8 @@ private:
 // One connection with a cache of prepared statements.
 class SqliteDb {
 public:
-    SqliteDb(const std::string& path, int flags, int busy_timeout_ms);
+    // vfs: a registered VFS name, or nullptr for the default one.
+    SqliteDb(const std::string& path, int flags, int busy_timeout_ms, const char* vfs = nullptr);
     ~SqliteDb();
     SqliteDb(const SqliteDb&) = delete;
     SqliteDb& operator=(const SqliteDb&) = delete;

@@ -10,6 +10,7 @@
 #include "adapters/storage/migrations.hpp"
 #include "adapters/storage/sql_query.hpp"
 #include "adapters/storage/sqlite/sqlite_db.hpp"
+#include "adapters/storage/sqlite/wal_vfs.hpp"
 #include "core/error.hpp"
 
 namespace leadhatch::adapters::storage {
@@ -504,9 +505,18 @@ private:
 
 SqliteStorage::SqliteStorage(SqliteOptions options) : options_(std::move(options)) {
     memory_ = options_.path == ":memory:" || options_.path.empty();
+    // The writer gathers each commit's log writes into one (wal_vfs.hpp); that relies on the
+    // synchronous=FULL that configure() sets, checked here.
     writer_ = std::make_unique<SqliteDb>(memory_ ? std::string(":memory:") : options_.path, kOpenFlags,
-                                         options_.busy_timeout_ms);
+                                         options_.busy_timeout_ms, memory_ ? nullptr : wal_buffering_vfs());
     configure(*writer_, memory_);
+    if (!memory_) {
+        auto& sync = writer_->stmt("PRAGMA synchronous");
+        if (!sync.step() || sync.i64(0) < 2) {
+            throw core::StorageError(core::StorageErrorKind::kInternal, "sqlite writer is not synchronous=FULL");
+        }
+        sync.reset();
+    }
 }
 
 SqliteStorage::~SqliteStorage() = default;
