@@ -68,6 +68,19 @@ std::string insert_rows(int from, int n, int size, int tag) {
            ", printf('%0" + std::to_string(size) + "d', i * 7919 + " + std::to_string(tag) + ") FROM r";
 }
 
+// First in this file, so nothing has initialized SQLite before: registering the VFS must not
+// initialize the library before its options are set (allocation statistics off: they would put a
+// global mutex around every allocation of every connection).
+TEST(SqliteLibrary, RegisteringTheVfsKeepsAllocationStatisticsOff) {
+    testing::TempDir dir;
+    ASSERT_NE(wal_buffering_vfs(), nullptr);
+    Conn w((dir.path() / "stats.db").string(), wal_buffering_vfs());
+    w.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)");
+    w.exec("INSERT INTO t (body) VALUES (printf('%05000d', 1))");
+    EXPECT_EQ(w.text("SELECT length(body) FROM t"), "5000");
+    EXPECT_EQ(sqlite3_memory_used(), 0) << "SQLite counts allocations: it was initialized before it was configured";
+}
+
 class WalVfs : public ::testing::Test {
 protected:
     void SetUp() override { path_ = (dir_.path() / "wal.db").string(); }

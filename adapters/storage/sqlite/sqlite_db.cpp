@@ -95,11 +95,9 @@ std::string SqliteStmt::text(int col) const {
     return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string{};
 }
 
-namespace {
-
 // SQLite keeps allocation statistics under a global mutex by default: every allocation of every
 // connection would take it. Nothing here reads those statistics.
-void configure_library_once() {
+void configure_sqlite_library() {
     static const bool done = [] {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialized: harmless
         return sqlite3_initialize() == SQLITE_OK;
@@ -107,10 +105,8 @@ void configure_library_once() {
     (void)done;
 }
 
-}  // namespace
-
 SqliteDb::SqliteDb(const std::string& path, int flags, int busy_timeout_ms, const char* vfs) {
-    configure_library_once();
+    configure_sqlite_library();
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

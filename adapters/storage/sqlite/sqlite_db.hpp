@@ -11,6 +11,10 @@
 
 namespace leadhatch::adapters::storage {
 
+// Sets SQLite's process-wide options, once, before anything initializes the library: every entry
+// point that can initialize it (opening a connection, registering a VFS) calls this first.
+void configure_sqlite_library();
+
 // Throws core::StorageError for a failed sqlite3 call, with the kind derived from the result code.
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view what);
 

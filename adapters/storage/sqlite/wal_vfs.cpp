@@ -1,5 +1,7 @@
 #include "adapters/storage/sqlite/wal_vfs.hpp"
 
+#include "adapters/storage/sqlite/sqlite_db.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -189,6 +191,7 @@ constexpr const char* kName = "leadhatch-wal";
 
 const char* wal_buffering_vfs() {
     static const char* const name = [] {
+        configure_sqlite_library();  // sqlite3_vfs_find would initialize the library first
         g_root = sqlite3_vfs_find(nullptr);
         if (g_root == nullptr || g_root->iVersion < 2) throw std::runtime_error("sqlite: no default VFS to wrap");
         static sqlite3_vfs vfs{};
