@@ -23,7 +23,7 @@ const char* wal_buffering_vfs();
 
 inline constexpr std::int64_t kWalBufferMax = 4 << 20;
 
-// Counts since start, for tests and metrics: log writes SQLite issued, and writes that reached
+// Counts since start, for tests: log writes SQLite issued, and writes that reached
 // the OS.
 struct WalWriteCounts {
     std::uint64_t requested = 0;
