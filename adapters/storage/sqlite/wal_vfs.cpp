@@ -88,7 +88,6 @@ int wal_write(sqlite3_file* file, const void* data, int amt, sqlite3_int64 off) 
         g_issued.fetch_add(1, std::memory_order_relaxed);
         return f->real->pMethods->xWrite(f->real, data, amt, off);
     }
-    if (f->len == 0) f->start = off;
     std::memcpy(f->buf + f->len, data, static_cast<std::size_t>(amt));
     f->len += amt;
     return SQLITE_OK;
