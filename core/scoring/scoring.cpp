@@ -680,7 +680,7 @@ std::vector<ScoreAward> ScoringEngine::limit(const std::vector<ScoreAward>& matc
     for (const auto& a : matched) {
         const auto rule = std::find_if(config_.rules.begin(), config_.rules.end(),
                                        [&](const ScoringRule& r) { return r.id == a.rule_id; });
-        if (rule == config_.rules.end() || a.points <= 0) continue;
+        if (rule == config_.rules.end()) continue;
         const int points = take_points(*rule, a.points, a.at, totals);
         if (points <= 0) continue;
         awards.push_back(ScoreAward{a.rule_id, points, a.reason, a.at, true});

@@ -171,12 +171,16 @@ void insert_rows(SqliteDb& db, std::string_view head, int columns, const Rows& r
     std::string row = "(?";
     for (int c = 1; c < columns; ++c) row += ",?";
     row += ')';
+    std::string sql;
+    std::size_t rows_in_sql = 0;  // every chunk but the last has the same size: one text for them
     for_each_insert_chunk(rows.size(), [&](std::size_t first, std::size_t n) {
-        std::string sql(head);
-        sql += " VALUES ";
-        for (std::size_t r = 0; r < n; ++r) {
-            if (r) sql += ',';
-            sql += row;
+        if (n != rows_in_sql) {
+            sql.assign(head).append(" VALUES ");
+            for (std::size_t r = 0; r < n; ++r) {
+                if (r) sql += ',';
+                sql += row;
+            }
+            rows_in_sql = n;
         }
         auto& st = db.stmt(sql);
         for (std::size_t r = 0; r < n; ++r) bind(st, static_cast<int>(r) * columns + 1, rows[first + r]);

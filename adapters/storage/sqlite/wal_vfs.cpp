@@ -15,6 +15,8 @@ namespace {
 std::atomic<std::uint64_t> g_requested{0};
 std::atomic<std::uint64_t> g_issued{0};
 
+constexpr sqlite3_int64 kWalBufferMax = 4 << 20;
+
 sqlite3_vfs* g_root = nullptr;  // the default VFS, set once before registration
 
 // The log file: our header, then the default VFS's file object at kRealOffset.
@@ -51,8 +53,6 @@ int wal_close(sqlite3_file* file) {
     const int flushed = flush(f);
     const int rc = f->real->pMethods->xClose(f->real);
     sqlite3_free(f->buf);
-    f->buf = nullptr;
-    f->cap = 0;
     return flushed != SQLITE_OK ? flushed : rc;
 }
 

@@ -14,14 +14,12 @@ namespace leadhatch::adapters::storage {
 //   to readers (the wal-index header), so no reader sees a frame that is still in the buffer;
 // - before any read, truncate, size query, file control or close of the log, and before a write
 //   that does not append to the buffer (a page rewritten in place, the header after a restart);
-// - when it reaches kWalBufferMax bytes.
+// - when it would grow past 4 MiB.
 // A crash loses only what was never synced, which SQLite never reported as committed.
 // Requires synchronous=FULL on every connection that writes (configure() in sqlite_storage.cpp).
 //
 // Returns the VFS's name for sqlite3_open_v2, registering it on first use (not as the default).
 const char* wal_buffering_vfs();
-
-inline constexpr std::int64_t kWalBufferMax = 4 << 20;
 
 // Counts since start, for tests: log writes SQLite issued, and writes that reached
 // the OS.
