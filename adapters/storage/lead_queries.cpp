@@ -1,8 +1,13 @@
 #include "adapters/storage/lead_queries.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <map>
 #include <set>
+#include <span>
+#include <type_traits>
+#include <unordered_map>
 
 namespace leadhatch::adapters::storage::queries {
 namespace {
@@ -146,62 +151,198 @@ void add_funnel_filters(SqlQuery& q, const core::FunnelQuery& f, const char* ali
 
 bool funnel_filtered(const core::FunnelQuery& f) { return f.source || f.channel || f.from || f.to; }
 
-void apply_lead_update(SqlExec& ex, const core::LeadUpdate& u) {
+// The plain columns a lead update may set, with the value it carries (nullopt: left as it is).
+// stage and status also stamp their *_changed_at with the update's time.
+using ColumnValue = std::optional<SqlParam> (*)(const core::LeadUpdate&);
+struct LeadColumn {
+    const char* assign;  // "col = "
+    ColumnValue value;
+};
+
+template <class T>
+std::optional<SqlParam> opt_param(const std::optional<T>& v) {
+    if (!v) return std::nullopt;
+    if constexpr (std::is_same_v<T, std::string>) {
+        return SqlParam(*v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        return SqlParam(std::int64_t{*v ? 1 : 0});
+    } else if constexpr (std::is_same_v<T, double>) {
+        return SqlParam(*v);
+    } else if constexpr (std::is_same_v<T, core::Timestamp>) {
+        return SqlParam(core::to_epoch_ms(*v));
+    } else if constexpr (std::is_same_v<T, core::LeadId>) {
+        return SqlParam(v->value);
+    } else if constexpr (std::is_same_v<T, std::optional<std::int64_t>>) {
+        return *v ? SqlParam(**v) : SqlParam(nullptr);
+    } else if constexpr (std::is_same_v<T, std::optional<core::Timestamp>>) {
+        return *v ? SqlParam(core::to_epoch_ms(**v)) : SqlParam(nullptr);
+    } else {
+        return SqlParam(static_cast<std::int64_t>(*v));
+    }
+}
+
+std::optional<SqlParam> changed_at(bool set, const core::LeadUpdate& u) {
+    return set ? std::optional<SqlParam>(core::to_epoch_ms(u.at)) : std::nullopt;
+}
+
+#define LEAD_COLUMN(col) \
+    LeadColumn { ", " #col " = ", [](const core::LeadUpdate& u) { return opt_param(u.col); } }
+const LeadColumn kLeadColumnsSet[] = {
+    LEAD_COLUMN(display_name),
+    LEAD_COLUMN(username),
+    LEAD_COLUMN(language),
+    LEAD_COLUMN(phone),
+    LEAD_COLUMN(email),
+    LEAD_COLUMN(company),
+    LEAD_COLUMN(title),
+    LEAD_COLUMN(region),
+    LEAD_COLUMN(industry),
+    LEAD_COLUMN(company_size),
+    LEAD_COLUMN(custom_fields),
+    LEAD_COLUMN(notes),
+    LEAD_COLUMN(owner),
+    LEAD_COLUMN(stage),
+    {", stage_changed_at = ", [](const core::LeadUpdate& u) { return changed_at(u.stage.has_value(), u); }},
+    LEAD_COLUMN(max_stage_index),
+    LEAD_COLUMN(status),
+    {", status_changed_at = ", [](const core::LeadUpdate& u) { return changed_at(u.status.has_value(), u); }},
+    LEAD_COLUMN(lifecycle),
+    LEAD_COLUMN(segment),
+    LEAD_COLUMN(deal_value),
+    LEAD_COLUMN(currency),
+    LEAD_COLUMN(lost_reason),
+    LEAD_COLUMN(phone_verified),
+    LEAD_COLUMN(email_verified),
+    LEAD_COLUMN(demographic_score),
+    LEAD_COLUMN(behavioral_score),
+    LEAD_COLUMN(score_at),
+    LEAD_COLUMN(score),
+    LEAD_COLUMN(grade),
+    LEAD_COLUMN(grade_expires_at),
+    LEAD_COLUMN(merged_into),
+};
+#undef LEAD_COLUMN
+constexpr std::size_t kLeadColumnCount = std::size(kLeadColumnsSet);
+
+// Updates with the same shape set the same columns the same way and can share one statement.
+std::uint64_t update_shape(const core::LeadUpdate& u) {
+    std::uint64_t shape = 0;
+    for (std::size_t c = 0; c < kLeadColumnCount; ++c) {
+        if (kLeadColumnsSet[c].value(u)) shape |= std::uint64_t{1} << c;
+    }
+    std::size_t bit = kLeadColumnCount;
+    if (u.opted_out) shape |= std::uint64_t{*u.opted_out ? 1u : 2u} << bit;
+    bit += 2;
+    if (u.unreachable) shape |= std::uint64_t{1} << bit;
+    if (u.last_seen_at) shape |= std::uint64_t{1} << (bit + 1);
+    if (u.referral_count_delta != 0) shape |= std::uint64_t{1} << (bit + 2);
+    return shape;
+}
+
+// The value of one column across `rows`: a single parameter when every row carries the same,
+// else CASE id WHEN ... END.
+template <class Fn>
+void value_expr(SqlQuery& q, std::span<const core::LeadUpdate* const> rows, Fn&& value) {
+    const SqlParam first = value(*rows.front());
+    const bool same = std::all_of(rows.begin() + 1, rows.end(), [&](const core::LeadUpdate* u) { return value(*u) == first; });
+    if (same) {
+        q.value(first);
+        return;
+    }
+    q.sql("CASE id");
+    for (const auto* u : rows) {
+        q.sql(" WHEN ").param(u->id.value).sql(" THEN ");
+        q.value(value(*u));
+    }
+    q.sql(" END");
+}
+
+// One UPDATE for lead updates of one shape on distinct leads (one row: plain values).
+void update_leads(SqlExec& ex, std::span<const core::LeadUpdate* const> rows) {
+    const core::LeadUpdate& u = *rows.front();
     SqlQuery q("UPDATE leads SET updated_at = ");
-    q.param(u.at);
-    auto set = [&](const char* col, const auto& v) {
-        if (v) q.sql(std::string(", ") + col + " = ").param(*v);
-    };
-    set("display_name", u.display_name);
-    set("username", u.username);
-    set("language", u.language);
-    set("phone", u.phone);
-    set("email", u.email);
-    set("company", u.company);
-    set("title", u.title);
-    set("region", u.region);
-    set("industry", u.industry);
-    if (u.company_size) q.sql(", company_size = ").param(*u.company_size);
-    set("custom_fields", u.custom_fields);
-    set("notes", u.notes);
-    set("owner", u.owner);
-    if (u.stage) q.sql(", stage = ").param(*u.stage).sql(", stage_changed_at = ").param(u.at);
-    if (u.max_stage_index) q.sql(", max_stage_index = ").param(*u.max_stage_index);
-    if (u.status) q.sql(", status = ").param(*u.status).sql(", status_changed_at = ").param(u.at);
-    set("lifecycle", u.lifecycle);
-    set("segment", u.segment);
-    if (u.deal_value) q.sql(", deal_value = ").param(*u.deal_value);
-    set("currency", u.currency);
-    set("lost_reason", u.lost_reason);
-    set("phone_verified", u.phone_verified);
-    set("email_verified", u.email_verified);
-    set("demographic_score", u.demographic_score);
-    set("behavioral_score", u.behavioral_score);
-    set("score_at", u.score_at);
-    set("score", u.score);
-    set("grade", u.grade);
-    if (u.grade_expires_at) q.sql(", grade_expires_at = ").param(*u.grade_expires_at);
-    if (u.merged_into) q.sql(", merged_into = ").param(u.merged_into->value);
+    value_expr(q, rows, [](const core::LeadUpdate& r) { return SqlParam(core::to_epoch_ms(r.at)); });
+    for (const auto& col : kLeadColumnsSet) {
+        if (!col.value(u)) continue;
+        q.sql(col.assign);
+        value_expr(q, rows, [&](const core::LeadUpdate& r) { return *col.value(r); });
+    }
+    const auto at = [](const core::LeadUpdate& r) { return SqlParam(core::to_epoch_ms(r.at)); };
     if (u.opted_out) {
         // opted_out_at first: it reads the old opted_out (MySQL assigns left to right).
         if (*u.opted_out) {
-            q.sql(", opted_out_at = CASE WHEN opted_out = 0 THEN ").param(u.at).sql(" ELSE opted_out_at END");
+            q.sql(", opted_out_at = CASE WHEN opted_out = 0 THEN ");
+            value_expr(q, rows, at);
+            q.sql(" ELSE opted_out_at END, opted_out = 1");
         } else {
-            q.sql(", opted_out_at = NULL");
+            q.sql(", opted_out_at = NULL, opted_out = 0");
         }
-        q.sql(", opted_out = ").param(*u.opted_out);
     }
-    set("unreachable", u.unreachable);
+    if (u.unreachable) {
+        q.sql(", unreachable = ");
+        value_expr(q, rows, [](const core::LeadUpdate& r) { return SqlParam(std::int64_t{*r.unreachable ? 1 : 0}); });
+    }
     if (u.last_seen_at) {
-        q.sql(", last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ")
-            .param(*u.last_seen_at)
-            .sql(" THEN ")
-            .param(*u.last_seen_at)
-            .sql(" ELSE last_seen_at END");
+        const auto seen = [](const core::LeadUpdate& r) { return SqlParam(core::to_epoch_ms(*r.last_seen_at)); };
+        q.sql(", last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < ");
+        value_expr(q, rows, seen);
+        q.sql(" THEN ");
+        value_expr(q, rows, seen);
+        q.sql(" ELSE last_seen_at END");
     }
-    if (u.referral_count_delta != 0) q.sql(", referral_count = referral_count + ").param(u.referral_count_delta);
-    q.sql(" WHERE id = ").param(u.id.value);
+    if (u.referral_count_delta != 0) {
+        q.sql(", referral_count = referral_count + ");
+        value_expr(q, rows, [](const core::LeadUpdate& r) { return SqlParam(std::int64_t{r.referral_count_delta}); });
+    }
+    if (rows.size() == 1) {
+        q.sql(" WHERE id = ").param(u.id.value);
+    } else {
+        q.sql(" WHERE id IN (");
+        for (std::size_t i = 0; i < rows.size(); ++i) q.sql(i ? "," : "").param(rows[i]->id.value);
+        q.sql(")");
+    }
     ex.run(q);
+}
+
+// At most this many leads per batched UPDATE: CASE id WHEN ... is a linear search per row.
+constexpr std::size_t kLeadsPerUpdate = 32;
+
+// Writes the record-changing lead updates. SQLite runs one cached prepared statement per lead.
+// A server database pays a statement's fixed cost (parse, open, lock) per statement: measured on
+// MariaDB, 3,000 scored leads took ~90 µs of server CPU each as single-row UPDATEs and ~27 µs in
+// UPDATEs of 15, so updates of one shape on distinct leads share a statement there. A lead's
+// updates stay in their order: each goes to a later statement than the lead's previous one.
+void apply_lead_updates(SqlExec& ex, const std::vector<core::LeadUpdate>& updates) {
+    if (ex.dialect() == Dialect::kSqlite) {
+        for (const auto& u : updates) {
+            if (!u.extended()) continue;
+            const core::LeadUpdate* one[] = {&u};
+            update_leads(ex, one);
+        }
+        return;
+    }
+    struct Group {
+        std::uint64_t shape;
+        std::vector<const core::LeadUpdate*> rows;
+    };
+    std::vector<Group> groups;
+    std::unordered_map<std::int64_t, std::size_t> next_group;  // lead -> first group it may join
+    for (const auto& u : updates) {
+        if (!u.extended()) continue;
+        const std::uint64_t shape = update_shape(u);
+        auto [it, fresh] = next_group.try_emplace(u.id.value, 0);
+        std::size_t g = groups.size();
+        for (std::size_t i = groups.size(); i > it->second; --i) {
+            if (groups[i - 1].shape == shape && groups[i - 1].rows.size() < kLeadsPerUpdate) {
+                g = i - 1;
+                break;
+            }
+        }
+        if (g == groups.size()) groups.push_back(Group{shape, {}});
+        groups[g].rows.push_back(&u);
+        it->second = g + 1;
+    }
+    for (const auto& g : groups) update_leads(ex, g.rows);
 }
 
 // Moves rows keyed by (lead_id, ...) from source to target; rows the target already has stay the
@@ -603,9 +744,7 @@ void insert_rows(SqlExec& ex, std::string_view head, std::string_view tail, cons
 
 void apply_extended(SqlExec& ex, const core::WriteSet& w) {
     const bool sqlite = ex.dialect() == Dialect::kSqlite;
-    for (const auto& u : w.lead_updates) {
-        if (u.extended()) apply_lead_update(ex, u);
-    }
+    apply_lead_updates(ex, w.lead_updates);
     for (const auto& t : w.tags) {
         if (t.add) {
             ex.run(SqlQuery(sqlite ? "INSERT OR IGNORE INTO lead_tags (lead_id, tag, created_at) SELECT id, "

@@ -51,6 +51,7 @@ public:
     SqlQuery& param(const char* v) { return add(SqlParam(std::string(v))); }
     SqlQuery& param(core::Timestamp t) { return param(core::to_epoch_ms(t)); }
     SqlQuery& null() { return add(SqlParam(nullptr)); }
+    SqlQuery& value(SqlParam v) { return add(std::move(v)); }
     template <class T>
     SqlQuery& param(const std::optional<T>& v) {
         return v ? param(*v) : null();

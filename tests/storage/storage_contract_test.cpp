@@ -420,6 +420,103 @@ TYPED_TEST(StorageContract, UpdatesLeadsAndIdentities_AndRecomputesUnreachable) 
     EXPECT_EQ(ids[0].display_name, "Eve Z");
 }
 
+// A server database writes the lead updates of a batch as shared statements (one per shape of
+// update, up to a bound): every lead must end exactly as the updates applied one by one would leave it.
+TYPED_TEST(StorageContract, AppliesManyLeadUpdatesOfOneBatch_AsIfOneByOne) {
+    constexpr int kLeads = 40;  // more than one shared statement holds
+    core::WriteSet create;
+    create.now = this->t0_;
+    for (int i = 1; i <= kLeads; ++i) {
+        auto w = this->new_lead(LeadId{i}, "tg", std::to_string(1000 + i), "L" + std::to_string(i));
+        create.new_leads.push_back(w.new_leads[0]);
+        create.new_identities.push_back(w.new_identities[0]);
+    }
+    this->commit(create);
+    {
+        // Lead 4 was seen later than the batch below will say.
+        core::WriteSet seen;
+        core::LeadUpdate s;
+        s.id = LeadId{4};
+        s.last_seen_at = this->t0_ + std::chrono::hours(1);
+        s.at = this->t0_;
+        s.display_name = "L4";
+        seen.lead_updates.push_back(s);
+        this->commit(seen);
+    }
+
+    const Timestamp at = this->t0_ + std::chrono::minutes(1);
+    core::WriteSet w;
+    w.now = at;
+    auto scored = [&](int id, std::int64_t score, Timestamp when) {
+        core::LeadUpdate u;
+        u.id = LeadId{id};
+        u.score = score;
+        u.behavioral_score = static_cast<double>(score) + 0.5;
+        u.score_at = when;
+        u.status = "engaged";
+        u.last_seen_at = when;
+        u.at = when;
+        return u;
+    };
+    for (int i = 1; i <= kLeads; ++i) w.lead_updates.push_back(scored(i, 10 * i, at + std::chrono::milliseconds(i % 3)));
+    w.lead_updates.push_back(scored(35, 999, at + std::chrono::seconds(2)));  // lead 35 again, in the last statement
+    core::LeadUpdate graded;
+    graded.id = LeadId{5};
+    graded.grade = "hot";
+    graded.grade_expires_at = std::optional<Timestamp>(at + std::chrono::hours(24));
+    graded.company_size = std::optional<std::int64_t>(50);
+    graded.at = at;
+    core::LeadUpdate ungraded = graded;
+    ungraded.id = LeadId{6};
+    ungraded.grade = "cold";
+    ungraded.grade_expires_at = std::optional<Timestamp>();  // NULL
+    ungraded.company_size = std::optional<std::int64_t>();    // NULL
+    w.lead_updates.push_back(graded);
+    w.lead_updates.push_back(ungraded);
+    for (int id : {7, 8}) {
+        core::LeadUpdate u;
+        u.id = LeadId{id};
+        u.opted_out = true;
+        u.owner = "sales-" + std::to_string(id);
+        u.referral_count_delta = id - 6;
+        u.at = at;
+        w.lead_updates.push_back(u);
+    }
+    core::LeadUpdate renamed = scored(35, 5, at);  // lead 35 a third time, another shape, last
+    renamed.notes = "it's \"quoted\"";
+    w.lead_updates.push_back(renamed);
+    this->commit(w);
+
+    for (int i = 1; i <= kLeads; ++i) {
+        SCOPED_TRACE("lead " + std::to_string(i));
+        auto l = this->storage_->get_lead(LeadId{i});
+        ASSERT_TRUE(l);
+        const std::int64_t score = i == 35 ? 5 : 10 * i;
+        const Timestamp when = i == 35 ? at : at + std::chrono::milliseconds(i % 3);
+        EXPECT_EQ(l->score, score);
+        EXPECT_DOUBLE_EQ(l->behavioral_score, static_cast<double>(score) + 0.5);
+        EXPECT_EQ(l->score_at, when);
+        EXPECT_EQ(l->status, "engaged");
+        EXPECT_EQ(l->display_name, "L" + std::to_string(i));
+        ASSERT_TRUE(l->last_seen_at);
+        if (i == 35) {
+            EXPECT_EQ(*l->last_seen_at, at + std::chrono::seconds(2));  // never moves back
+        } else if (i == 4) {
+            EXPECT_EQ(*l->last_seen_at, this->t0_ + std::chrono::hours(1));
+        } else {
+            EXPECT_EQ(*l->last_seen_at, when);
+        }
+        EXPECT_EQ(l->notes, i == 35 ? "it's \"quoted\"" : "");
+        EXPECT_EQ(l->opted_out, i == 7 || i == 8);
+        EXPECT_EQ(l->owner, i == 7 || i == 8 ? "sales-" + std::to_string(i) : "");
+        EXPECT_EQ(l->referral_count, i == 7 ? 1 : i == 8 ? 2 : 0);
+        EXPECT_EQ(l->grade, i == 5 ? "hot" : "cold");  // new leads are cold
+        EXPECT_EQ(l->grade_expires_at, i == 5 ? std::optional<Timestamp>(at + std::chrono::hours(24)) : std::nullopt);
+        EXPECT_EQ(l->company_size, i == 5 ? std::optional<std::int64_t>(50) : std::nullopt);
+        EXPECT_EQ(l->updated_at, i >= 5 && i <= 8 ? at : when);  // the lead's last update's time
+    }
+}
+
 TYPED_TEST(StorageContract, RecordsGroupMembership_JoinLeaveRejoin) {
     this->commit(this->new_lead(LeadId{9}, "tg", "9", "Gus"));
     auto at = [&](int s) { return this->t0_ + std::chrono::seconds(s); };
