@@ -725,7 +725,7 @@ void store_token(SqlExec& ex, std::string_view channel_id, const std::string& to
 
 namespace {
 
-// "head (..), (..) tail" for rows in chunks (see kRowsPerInsert); values(q, row) adds one row's.
+// "head (..), (..) tail" for rows in chunks (see rows_per_insert); values(q, row) adds one row's.
 template <class Rows, class Values>
 void insert_rows(SqlExec& ex, std::string_view head, std::string_view tail, const Rows& rows, Values&& values) {
     for_each_insert_chunk(rows.size(), [&](std::size_t first, std::size_t n) {
@@ -737,7 +737,7 @@ void insert_rows(SqlExec& ex, std::string_view head, std::string_view tail, cons
         }
         q.sql(tail);
         ex.run(q);
-    });
+    }, rows_per_insert(ex.dialect()));
 }
 
 }  // namespace

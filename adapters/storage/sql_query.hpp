@@ -14,20 +14,23 @@
 
 namespace leadhatch::adapters::storage {
 
-enum class Dialect { kSqlite, kMysql };
-
 using SqlParam = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 
-// Rows of one table are written in INSERTs of up to kRowsPerInsert rows: a statement per row paid
-// a statement's fixed cost (on SQLite also the AUTOINCREMENT sequence update) per row, and on
-// SQLite each of the at most kRowsPerInsert statement shapes is prepared once per connection.
-inline constexpr std::size_t kRowsPerInsert = 16;
+enum class Dialect { kSqlite, kMysql };
 
-// Calls fn(first, count) for consecutive chunks of `total` rows, each at most kRowsPerInsert.
+// Rows of one table are written in multi-row INSERTs: a statement per row paid a statement's
+// fixed cost (on SQLite also the AUTOINCREMENT sequence update) per row. On SQLite each of the at
+// most kRowsPerInsert statement shapes is prepared once per connection. A server parses every
+// statement anew, so there the chunks are as large as the packet comfortably allows.
+inline constexpr std::size_t kRowsPerInsert = 16;
+inline constexpr std::size_t kServerRowsPerInsert = 500;
+constexpr std::size_t rows_per_insert(Dialect d) { return d == Dialect::kSqlite ? kRowsPerInsert : kServerRowsPerInsert; }
+
+// Calls fn(first, count) for consecutive chunks of `total` rows, each at most `chunk`.
 template <class Fn>
-void for_each_insert_chunk(std::size_t total, Fn&& fn) {
-    for (std::size_t first = 0; first < total; first += kRowsPerInsert) {
-        fn(first, std::min(kRowsPerInsert, total - first));
+void for_each_insert_chunk(std::size_t total, Fn&& fn, std::size_t chunk = kRowsPerInsert) {
+    for (std::size_t first = 0; first < total; first += chunk) {
+        fn(first, std::min(chunk, total - first));
     }
 }
 

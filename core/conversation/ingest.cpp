@@ -166,7 +166,10 @@ public:
                                                        total.value.period_start, total.value.period_points});
             }
         }
-        if (!ws_.empty()) tx_.apply(ws_);
+        if (!ws_.empty()) {
+            fold_new_lead_updates(ws_);  // ws_ is done with: lead_update_index_ goes stale
+            tx_.apply(ws_);
+        }
         merge_verified_contacts();
         return results;
     }

@@ -36,6 +36,20 @@ struct LeadRow {
     std::string referral_code;  // this lead's own code for inviting others
     LeadId referred_by;
     Timestamp created_at{};
+    // State the batch that creates the lead also gives it (see fold_new_lead_updates); the
+    // defaults are the schema's.
+    std::string owner;
+    std::string status = "new";
+    std::optional<Timestamp> status_changed_at;
+    std::string lifecycle = "acquisition";
+    std::int64_t score = 0;
+    std::string grade = "cold";
+    std::int64_t demographic_score = 0;
+    double behavioral_score = 0;
+    Timestamp score_at{};
+    std::optional<Timestamp> grade_expires_at;
+    std::optional<Timestamp> last_seen_at;  // unset: created_at
+    std::optional<Timestamp> updated_at;    // unset: created_at
 };
 
 // An identity as read back, with the bits of its lead the inbound pipeline needs.
@@ -268,5 +282,11 @@ struct WriteSet {
                erasures.empty() && events.empty() && outbox.empty();
     }
 };
+
+// Moves the updates of leads this WriteSet creates into their new rows where a row can carry
+// them (owner, status, lifecycle, score state, last seen), so each such lead is written once.
+// A second write of the fresh row cost one more statement and, for status, a move in every
+// index that covers it. Updates with anything else stay as they are.
+void fold_new_lead_updates(WriteSet& w);
 
 }  // namespace leadhatch::core

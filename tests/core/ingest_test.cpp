@@ -226,9 +226,10 @@ TEST_F(IngestTest, CreatesLeadIdentityEventsAndTouch_WhenFirstMessageArrives) {
     EXPECT_EQ(data_of(w.events[1]),
               json::parse(R"({"text":"hello","message_id":"m1","chat":{"id":"555","type":"private"}})"));
 
-    ASSERT_EQ(w.lead_updates.size(), 1u);
-    EXPECT_EQ(w.lead_updates[0].last_seen_at, std::optional<Timestamp>(kAt));
-    EXPECT_FALSE(w.lead_updates[0].changes_record()) << "activity alone is not an edit";
+    // The new lead is written once: its activity goes into the row, not an update after it.
+    EXPECT_TRUE(w.lead_updates.empty());
+    EXPECT_EQ(w.new_leads[0].last_seen_at, std::optional<Timestamp>(kNow));  // created later than the message
+    EXPECT_FALSE(w.new_leads[0].updated_at) << "activity alone is not an edit";
     EXPECT_TRUE(w.outbox.empty());
     EXPECT_EQ(ids_.available(), 999);
 }

@@ -208,8 +208,8 @@ TEST_F(IngestWechat, RepScene_MakesTheSalespersonTheNewLeadsOwner) {
     const auto& w = first_writes(tx_);
     ASSERT_EQ(w.new_leads.size(), 1U);
     EXPECT_EQ(w.new_leads[0].source_campaign, "rep_alice");
-    ASSERT_EQ(w.lead_updates.size(), 1U);
-    EXPECT_EQ(w.lead_updates[0].owner, "alice");
+    EXPECT_EQ(w.new_leads[0].owner, "alice");  // written with the new row, not updated after it
+    EXPECT_TRUE(w.lead_updates.empty());
     const auto kinds = event_kinds(w);
     EXPECT_NE(std::find(kinds.begin(), kinds.end(), "owner_changed"), kinds.end());
     // An existing lead scanning a salesperson's code keeps its owner; the touch is recorded.
@@ -235,7 +235,7 @@ TEST_F(IngestWechat, WecomContact_IsOwnedByTheEmployee_AndGetsOneWelcomeWithTheC
     EXPECT_EQ(results[0].replies[0].reply_token, "WELCOMECODE");
     EXPECT_EQ(results[0].replies[0].text, "展会专属资料");
     EXPECT_FALSE(results[0].replies[0].passive);
-    EXPECT_EQ(first_writes(tx_).lead_updates.at(0).owner, "zhangsan");
+    EXPECT_EQ(first_writes(tx_).new_leads.at(0).owner, "zhangsan");
 
     InboundEvent plain = follow("wmEXTERNAL0000000000002");
     plain.owner_hint = "lisi";

@@ -168,6 +168,18 @@ class FakeWriteTx final : public core::WriteTx {
             r.source_detail = row.source_detail;
             r.referral_code = row.referral_code;
             r.referred_by = row.referred_by;
+            r.owner = row.owner;
+            r.status = row.status;
+            r.status_changed_at = row.status_changed_at;
+            r.lifecycle = row.lifecycle;
+            r.score = row.score;
+            r.grade = row.grade;
+            r.demographic_score = row.demographic_score;
+            r.behavioral_score = row.behavioral_score;
+            r.score_at = row.score_at;
+            r.grade_expires_at = row.grade_expires_at;
+            r.updated_at = row.updated_at.value_or(row.created_at);
+            r.last_seen_at = row.last_seen_at;
             leads[row.id.value] = std::move(r);
         }
         for (const auto& row : w.new_identities) {

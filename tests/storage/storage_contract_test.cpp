@@ -420,6 +420,56 @@ TYPED_TEST(StorageContract, UpdatesLeadsAndIdentities_AndRecomputesUnreachable) 
     EXPECT_EQ(ids[0].display_name, "Eve Z");
 }
 
+TYPED_TEST(StorageContract, WritesANewLeadWithTheStateItsBatchGaveIt) {
+    auto w = this->new_lead(LeadId{9}, "tg", "909", "Nia");
+    core::LeadRow& l = w.new_leads[0];
+    l.owner = "alice";
+    l.status = "engaged";
+    l.status_changed_at = this->t0_ + std::chrono::seconds(1);
+    l.lifecycle = "development";
+    l.score = 27;
+    l.grade = "warm";
+    l.demographic_score = 10;
+    l.behavioral_score = 17.25;
+    l.score_at = this->t0_ - std::chrono::seconds(3);
+    l.grade_expires_at = this->t0_ + std::chrono::hours(72);
+    l.last_seen_at = this->t0_ + std::chrono::seconds(2);
+    l.updated_at = this->t0_ + std::chrono::seconds(1);
+    this->commit(w);
+    this->commit(this->new_lead(LeadId{10}, "tg", "910", "Plain"));
+
+    auto lead = this->storage_->get_lead(LeadId{9});
+    ASSERT_TRUE(lead);
+    EXPECT_EQ(lead->owner, "alice");
+    EXPECT_EQ(lead->status, "engaged");
+    EXPECT_EQ(lead->status_changed_at, l.status_changed_at);
+    EXPECT_EQ(lead->lifecycle, "development");
+    EXPECT_EQ(lead->score, 27);
+    EXPECT_EQ(lead->grade, "warm");
+    EXPECT_EQ(lead->demographic_score, 10);
+    EXPECT_DOUBLE_EQ(lead->behavioral_score, 17.25);
+    EXPECT_EQ(lead->score_at, l.score_at);
+    EXPECT_EQ(lead->grade_expires_at, l.grade_expires_at);
+    EXPECT_EQ(lead->last_seen_at, l.last_seen_at);
+    EXPECT_EQ(lead->updated_at, *l.updated_at);
+    EXPECT_EQ(lead->created_at, this->t0_);
+    // The scheduler finds it by its grade expiry like any other lead.
+    auto due = this->storage_->leads_with_grade_due(this->t0_ + std::chrono::hours(73), 10);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].id, LeadId{9});
+
+    auto plain = this->storage_->get_lead(LeadId{10});  // the defaults, as the schema has them
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->status, "new");
+    EXPECT_EQ(plain->lifecycle, "acquisition");
+    EXPECT_EQ(plain->grade, "cold");
+    EXPECT_EQ(plain->score, 0);
+    EXPECT_FALSE(plain->status_changed_at);
+    EXPECT_FALSE(plain->grade_expires_at);
+    EXPECT_EQ(plain->last_seen_at, std::optional<Timestamp>(this->t0_));
+    EXPECT_EQ(plain->updated_at, this->t0_);
+}
+
 // A server database writes the lead updates of a batch as shared statements (one per shape of
 // update, up to a bound): every lead must end exactly as the updates applied one by one would leave it.
 TYPED_TEST(StorageContract, AppliesManyLeadUpdatesOfOneBatch_AsIfOneByOne) {

@@ -178,7 +178,14 @@ public:
         s_ += std::to_string(v);
         return *this;
     }
+    SqlText& real(double v) {
+        char buf[32];
+        const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+        s_.append(buf, static_cast<std::size_t>(n));
+        return *this;
+    }
     SqlText& time(core::Timestamp t) { return num(ms(t)); }
+    SqlText& opt_time(const std::optional<core::Timestamp>& t) { return t ? time(*t) : raw("NULL"); }
     SqlText& opt_num(std::optional<std::int64_t> v) { return v ? num(*v) : raw("NULL"); }
     SqlText& opt_str(const std::optional<std::string>& v) { return v ? str(*v) : raw("NULL"); }
     SqlText& opt_bool(const std::optional<bool>& v) { return v ? num(*v ? 1 : 0) : raw("NULL"); }
@@ -215,16 +222,15 @@ private:
     int count_ = 0;
 };
 
-// Multi-row INSERTs are split every kRowsPerInsert rows.
-constexpr std::size_t kRowsPerInsert = 500;
+// Multi-row INSERTs are split every kServerRowsPerInsert rows.
 
 template <class Rows, class RowFn>
 void insert_rows(MysqlStorage::Conn& c, Batch& batch, const Rows& rows, std::string_view head,
                  std::string_view tail, RowFn&& row_fn) {
-    for (std::size_t start = 0; start < rows.size(); start += kRowsPerInsert) {
+    for (std::size_t start = 0; start < rows.size(); start += kServerRowsPerInsert) {
         SqlText q(c);
         q.raw(head);
-        const std::size_t end = std::min(rows.size(), start + kRowsPerInsert);
+        const std::size_t end = std::min(rows.size(), start + kServerRowsPerInsert);
         for (std::size_t i = start; i < end; ++i) {
             q.raw(i == start ? "(" : ",(");
             row_fn(q, rows[i]);
@@ -334,14 +340,19 @@ void apply_writes(MysqlStorage::Conn& c, Batch& batch, const core::WriteSet& w) 
     insert_rows(c, batch, w.new_leads,
                 "INSERT INTO leads (id, display_name, username, language, phone, source_kind, source_channel, "
                 "source_campaign, source_detail, referral_code, referred_by, stage_changed_at, created_at, "
-                "updated_at, last_seen_at, stage) VALUES ",
+                "updated_at, last_seen_at, stage, owner, status, status_changed_at, lifecycle, score, grade, "
+                "demographic_score, behavioral_score, score_at, grade_expires_at) VALUES ",
                 "", [](SqlText& q, const core::LeadRow& l) {
                     q.num(l.id.value).raw(",").str(l.display_name).raw(",").str(l.username).raw(",");
                     q.str(l.language).raw(",").str(l.phone).raw(",").str(l.source_kind).raw(",");
                     q.str(l.source_channel).raw(",").str(l.source_campaign).raw(",").str(l.source_detail).raw(",");
                     q.str(l.referral_code).raw(",").id_or_null(l.referred_by.value).raw(",");
-                    q.time(l.created_at).raw(",").time(l.created_at).raw(",").time(l.created_at).raw(",");
-                    q.time(l.created_at).raw(",").str(l.stage);
+                    q.time(l.created_at).raw(",").time(l.created_at).raw(",").time(l.updated_at.value_or(l.created_at));
+                    q.raw(",").time(l.last_seen_at.value_or(l.created_at)).raw(",").str(l.stage).raw(",");
+                    q.str(l.owner).raw(",").str(l.status).raw(",").opt_time(l.status_changed_at).raw(",");
+                    q.str(l.lifecycle).raw(",").num(l.score).raw(",").str(l.grade).raw(",");
+                    q.num(l.demographic_score).raw(",").real(l.behavioral_score).raw(",").time(l.score_at);
+                    q.raw(",").opt_time(l.grade_expires_at);
                 });
     insert_rows(c, batch, w.new_leads, "INSERT INTO stage_history (lead_id, stage, entered_at, actor, reason) VALUES ",
                 "", [](SqlText& q, const core::LeadRow& l) {

@@ -203,8 +203,9 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .run();
         db.stmt("INSERT INTO leads (id, display_name, username, language, phone, source_kind, source_channel, "
                 "source_campaign, source_detail, referral_code, referred_by, stage_changed_at, created_at, "
-                "updated_at, last_seen_at, stage) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?12, "
-                "?12, ?13)")
+                "updated_at, last_seen_at, stage, owner, status, status_changed_at, lifecycle, score, grade, "
+                "demographic_score, behavioral_score, score_at, grade_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                "?7, ?8, ?9, ?10, ?11, ?12, ?12, ?14, ?15, ?13, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)")
             .bind(1, l.id.value)
             .bind(2, l.display_name)
             .bind(3, l.username)
@@ -218,6 +219,18 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(11, l.referred_by ? std::optional<std::int64_t>(l.referred_by.value) : std::nullopt)
             .bind(12, ms(l.created_at))
             .bind(13, l.stage)
+            .bind(14, ms(l.updated_at.value_or(l.created_at)))
+            .bind(15, ms(l.last_seen_at.value_or(l.created_at)))
+            .bind(16, l.owner)
+            .bind(17, l.status)
+            .bind(18, l.status_changed_at ? std::optional<std::int64_t>(ms(*l.status_changed_at)) : std::nullopt)
+            .bind(19, l.lifecycle)
+            .bind(20, l.score)
+            .bind(21, l.grade)
+            .bind(22, l.demographic_score)
+            .bind(23, l.behavioral_score)
+            .bind(24, ms(l.score_at))
+            .bind(25, l.grade_expires_at ? std::optional<std::int64_t>(ms(*l.grade_expires_at)) : std::nullopt)
             .run();
     }
     for (const auto& i : w.new_identities) {
