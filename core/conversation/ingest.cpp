@@ -141,8 +141,7 @@ public:
     }
 
     std::vector<IngestResult> run(std::span<const InboundDelivery* const> batch) {
-        load(batch);
-        prefetch_rule_totals(batch);
+        prefetch_rule_totals(batch, load(batch, scored_rules(batch)));
         std::vector<IngestResult> results(batch.size());
         std::unordered_set<std::string> seen;
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -175,7 +174,9 @@ public:
     }
 
 private:
-    void load(std::span<const InboundDelivery* const> batch) {
+    // Reads what the batch needs to know, in one go; returns the scoring totals found for `rules`.
+    std::vector<std::pair<LeadId, RuleTotal>> load(std::span<const InboundDelivery* const> batch,
+                                                   std::span<const std::string> rules) {
         std::vector<InboundKey> inbound;
         std::vector<IdentityKey> identities;
         std::unordered_set<std::string> asked;
@@ -188,7 +189,7 @@ private:
                 }
             }
         }
-        auto known = tx_.find_known(inbound, identities);
+        auto known = tx_.find_known(inbound, identities, rules);
         for (auto& k : known.processed) processed_.insert(composite(k.channel_id, k.inbound_id));
         for (auto& r : known.identities) {
             LeadState s;
@@ -210,6 +211,7 @@ private:
             s.menu = std::move(r.menu);
             states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
         }
+        return std::move(known.rule_totals);
     }
 
     LeadUpdate& lead_update(LeadId id) {
@@ -673,9 +675,26 @@ private:
         bool dirty = false;
     };
 
-    // Scoring caps need each lead's totals for the rules its events match: read them for the whole
-    // batch in one query instead of one per event.
-    void prefetch_rule_totals(std::span<const InboundDelivery* const> batch) {
+    // The rules any event of the batch matches (before caps).
+    std::vector<std::string> scored_rules(std::span<const InboundDelivery* const> batch) {
+        std::vector<std::string> rules;
+        if (!leads_) return rules;
+        for (const auto* d : batch) {
+            for (const auto& e : d->events) {
+                auto signal = signal_of(e);
+                if (!signal || e.user.external_id.empty()) continue;
+                for (const auto& a : matched_rules(e, *signal)) {
+                    if (std::find(rules.begin(), rules.end(), a.rule_id) == rules.end()) rules.push_back(a.rule_id);
+                }
+            }
+        }
+        return rules;
+    }
+
+    // Scoring caps need each lead's totals for the rules its events match: they were read with
+    // the batch's identities (load), in the same round trip, instead of one query per event.
+    void prefetch_rule_totals(std::span<const InboundDelivery* const> batch,
+                              std::vector<std::pair<LeadId, RuleTotal>> found) {
         if (!leads_) return;
         std::vector<std::pair<LeadId, std::string>> keys;
         std::unordered_set<std::string> asked;
@@ -698,8 +717,10 @@ private:
             st.value.rule_id = key;
             rule_totals_.emplace(composite(std::to_string(lead.value), key), std::move(st));
         }
-        for (auto& [lead, total] : tx_.rule_totals_for(keys)) {
-            rule_totals_[composite(std::to_string(lead.value), total.rule_id)].value = std::move(total);
+        for (auto& [lead, total] : found) {
+            // Totals of rules the lead's own events do not match are not needed.
+            auto it = rule_totals_.find(composite(std::to_string(lead.value), total.rule_id));
+            if (it != rule_totals_.end()) it->second.value = std::move(total);
         }
     }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -211,10 +212,49 @@ TYPED_TEST(StorageContract, FindIdentities_ReturnsTheLeadsScoreStateWithGradeExp
     EXPECT_FALSE(ids[0].grade_expires_at);
     // The combined lookup (one round trip on MySQL) returns the same.
     std::vector<core::InboundKey> none;
-    auto known = tx->find_known(none, keys);
+    auto known = tx->find_known(none, keys, {});
     ASSERT_EQ(known.identities.size(), 1u);
     EXPECT_FALSE(known.identities[0].grade_expires_at);
     EXPECT_EQ(known.identities[0].grade, "warm");
+}
+
+// A batch starts with one lookup (one round trip on MySQL): which deliveries were processed, the
+// senders' identities, and their leads' totals for the rules the batch's events match.
+TYPED_TEST(StorageContract, FindKnown_ReturnsProcessedIdentitiesAndTheirLeadsRuleTotals) {
+    auto w = this->new_lead(LeadId{21}, "tg", "2101", "A");
+    auto w2 = this->new_lead(LeadId{22}, "tg", "2202", "B");
+    w.new_leads.push_back(w2.new_leads[0]);
+    w.new_identities.push_back(w2.new_identities[0]);
+    w.new_leads.push_back(this->new_lead(LeadId{23}, "tg", "2303", "C").new_leads[0]);  // not asked about
+    w.processed.push_back({"tg", "u-1"});
+    const Timestamp p1 = this->t0_ - std::chrono::hours(2);
+    w.rule_totals = {{LeadId{21}, "pricing", 10, p1, 10}, {LeadId{21}, "demo", 15, this->t0_, 15},
+                     {LeadId{22}, "pricing", 20, this->t0_, 10}, {LeadId{22}, "other", 5, this->t0_, 5},
+                     {LeadId{23}, "pricing", 30, this->t0_, 10}};
+    this->commit(w);
+
+    auto tx = this->storage_->begin_write();
+    const std::vector<core::InboundKey> inbound{{"tg", "u-1"}, {"tg", "u-2"}};
+    const std::vector<core::IdentityKey> keys{{"tg", "2101"}, {"tg", "2202"}, {"tg", "9999"}};
+    const std::vector<std::string> rules{"pricing", "demo", "nothing"};
+    auto known = tx->find_known(inbound, keys, rules);
+    ASSERT_EQ(known.processed.size(), 1u);
+    EXPECT_EQ(known.processed[0].inbound_id, "u-1");
+    ASSERT_EQ(known.identities.size(), 2u);
+    std::map<std::pair<std::int64_t, std::string>, core::RuleTotal> totals;
+    for (const auto& [lead, t] : known.rule_totals) totals.emplace(std::pair{lead.value, t.rule_id}, t);
+    ASSERT_EQ(totals.size(), 3u);
+    const auto& a = totals.at({21, "pricing"});
+    EXPECT_EQ(a.total, 10);
+    EXPECT_EQ(a.period_start, p1);
+    EXPECT_EQ(a.period_points, 10);
+    EXPECT_EQ(totals.at({21, "demo"}).total, 15);
+    EXPECT_EQ(totals.at({22, "pricing"}).total, 20);
+    EXPECT_EQ(totals.at({22, "pricing"}).period_points, 10);
+
+    auto none = tx->find_known(inbound, keys, {});
+    EXPECT_TRUE(none.rule_totals.empty());
+    EXPECT_EQ(none.identities.size(), 2u);
 }
 
 // A grouped commit writes many rows of one kind at once (SQLite: INSERTs of up to 16 rows): every

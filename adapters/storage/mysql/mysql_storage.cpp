@@ -594,12 +594,25 @@ public:
         return guarded("find identities", [&] { return read_identities(*rs); });
     }
 
-    // One round trip for both (with the transaction's opening when it is the first).
-    Known find_known(std::span<const core::InboundKey> inbound, std::span<const core::IdentityKey> identities) override {
-        if (inbound.empty() || identities.empty()) return WriteTx::find_known(inbound, identities);
-        const std::string queries[] = {processed_sql(inbound), identities_sql(identities)};
+    // One round trip for all three (with the transaction's opening when it is the first).
+    Known find_known(std::span<const core::InboundKey> inbound, std::span<const core::IdentityKey> identities,
+                     std::span<const std::string> rule_ids) override {
+        if (inbound.empty() || identities.empty()) return WriteTx::find_known(inbound, identities, rule_ids);
+        std::vector<std::string> queries{processed_sql(inbound), identities_sql(identities)};
+        if (!rule_ids.empty()) queries.push_back(rule_totals_sql(identities, rule_ids));
         auto rs = query("find known", queries);
-        return guarded("find known", [&] { return Known{read_processed(*rs[0]), read_identities(*rs[1])}; });
+        return guarded("find known", [&] {
+            Known k{read_processed(*rs[0]), read_identities(*rs[1]), {}};
+            if (rs.size() > 2) {
+                while (rs[2]->next()) {
+                    k.rule_totals.emplace_back(
+                        core::LeadId{rs[2]->getInt64(1)},
+                        core::RuleTotal{rs[2]->getString(2).asStdString(), rs[2]->getInt64(3),
+                                        core::from_epoch_ms(rs[2]->getInt64(4)), rs[2]->getInt64(5)});
+                }
+            }
+            return k;
+        });
     }
 
     bool lead_exists(core::LeadId id) override {
@@ -674,9 +687,25 @@ private:
               "l.behavioral_score, l.score_at, i.menu, l.grade_expires_at FROM lead_identities i "
               "JOIN leads l ON l.id = i.lead_id "
               "WHERE (i.channel_id, i.external_user_id) IN (");
+        add_identity_keys(q, keys);
+        q.raw(")");
+        return q.text();
+    }
+
+    static void add_identity_keys(SqlText& q, std::span<const core::IdentityKey> keys) {
         for (std::size_t i = 0; i < keys.size(); ++i) {
             q.raw(i ? ",(" : "(").str(keys[i].channel_id).raw(",").str(keys[i].external_user_id).raw(")");
         }
+    }
+
+    // The totals of these rules for the leads behind these identities (walks both primary keys).
+    std::string rule_totals_sql(std::span<const core::IdentityKey> keys, std::span<const std::string> rule_ids) {
+        SqlText q(conn());
+        q.raw("SELECT t.lead_id, t.rule_id, t.total, t.period_start, t.period_points FROM lead_identities i "
+              "JOIN lead_rule_totals t ON t.lead_id = i.lead_id WHERE (i.channel_id, i.external_user_id) IN (");
+        add_identity_keys(q, keys);
+        q.raw(") AND t.rule_id IN (");
+        for (std::size_t i = 0; i < rule_ids.size(); ++i) q.raw(i ? "," : "").str(rule_ids[i]);
         q.raw(")");
         return q.text();
     }
