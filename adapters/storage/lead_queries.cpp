@@ -260,14 +260,14 @@ void value_expr(SqlQuery& q, std::span<const core::LeadUpdate* const> rows, Fn&&
 // One UPDATE for lead updates of one shape on distinct leads (one row: plain values).
 void update_leads(SqlExec& ex, std::span<const core::LeadUpdate* const> rows) {
     const core::LeadUpdate& u = *rows.front();
+    const auto at = [](const core::LeadUpdate& r) { return SqlParam(core::to_epoch_ms(r.at)); };
     SqlQuery q("UPDATE leads SET updated_at = ");
-    value_expr(q, rows, [](const core::LeadUpdate& r) { return SqlParam(core::to_epoch_ms(r.at)); });
+    value_expr(q, rows, at);
     for (const auto& col : kLeadColumnsSet) {
         if (!col.value(u)) continue;
         q.sql(col.assign);
         value_expr(q, rows, [&](const core::LeadUpdate& r) { return *col.value(r); });
     }
-    const auto at = [](const core::LeadUpdate& r) { return SqlParam(core::to_epoch_ms(r.at)); };
     if (u.opted_out) {
         // opted_out_at first: it reads the old opted_out (MySQL assigns left to right).
         if (*u.opted_out) {
@@ -330,7 +330,7 @@ void apply_lead_updates(SqlExec& ex, const std::vector<core::LeadUpdate>& update
     for (const auto& u : updates) {
         if (!u.extended()) continue;
         const std::uint64_t shape = update_shape(u);
-        auto [it, fresh] = next_group.try_emplace(u.id.value, 0);
+        const auto it = next_group.try_emplace(u.id.value, 0).first;
         std::size_t g = groups.size();
         for (std::size_t i = groups.size(); i > it->second; --i) {
             if (groups[i - 1].shape == shape && groups[i - 1].rows.size() < kLeadsPerUpdate) {

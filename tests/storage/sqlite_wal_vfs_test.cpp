@@ -148,7 +148,9 @@ TEST_F(WalVfs, CheckpointsAndLogRestartsKeepEveryCommit) {
     Conn r(path_, nullptr);
     for (int i = 0; i < 200; ++i) {
         w.exec(insert_rows(1 + i * 5, 5, 700, i));
-        if (i % 50 == 49) EXPECT_EQ(r.text("SELECT count(*) FROM t"), std::to_string((i + 1) * 5));
+        if (i % 50 == 49) {
+            EXPECT_EQ(r.text("SELECT count(*) FROM t"), std::to_string((i + 1) * 5));
+        }
     }
     w.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     EXPECT_EQ(r.text("SELECT count(*) || ':' || sum(tag) FROM t"), "1000:" + std::to_string(5 * 199 * 200 / 2));

@@ -223,7 +223,6 @@ private:
 };
 
 // Multi-row INSERTs are split every kServerRowsPerInsert rows.
-
 template <class Rows, class RowFn>
 void insert_rows(MysqlStorage::Conn& c, Batch& batch, const Rows& rows, std::string_view head,
                  std::string_view tail, RowFn&& row_fn) {
