@@ -23,6 +23,9 @@ namespace {
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI;
 
 std::int64_t ms(core::Timestamp t) { return core::to_epoch_ms(t); }
+std::optional<std::int64_t> opt_ms(const std::optional<core::Timestamp>& t) {
+    return t ? std::optional<std::int64_t>(ms(*t)) : std::nullopt;
+}
 
 std::optional<std::int64_t> opt_bool(const std::optional<bool>& b) {
     if (!b) return std::nullopt;
@@ -223,14 +226,14 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(15, ms(l.last_seen_at.value_or(l.created_at)))
             .bind(16, l.owner)
             .bind(17, l.status)
-            .bind(18, l.status_changed_at ? std::optional<std::int64_t>(ms(*l.status_changed_at)) : std::nullopt)
+            .bind(18, opt_ms(l.status_changed_at))
             .bind(19, l.lifecycle)
             .bind(20, l.score)
             .bind(21, l.grade)
             .bind(22, l.demographic_score)
             .bind(23, l.behavioral_score)
             .bind(24, ms(l.score_at))
-            .bind(25, l.grade_expires_at ? std::optional<std::int64_t>(ms(*l.grade_expires_at)) : std::nullopt)
+            .bind(25, opt_ms(l.grade_expires_at))
             .run();
     }
     for (const auto& i : w.new_identities) {
@@ -292,7 +295,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(4, u.phone)
             .bind(5, opt_bool(u.opted_out))
             .bind(6, opt_bool(u.unreachable))
-            .bind(7, u.last_seen_at ? std::optional<std::int64_t>(ms(*u.last_seen_at)) : std::nullopt)
+            .bind(7, opt_ms(u.last_seen_at))
             .bind(8, u.referral_count_delta)
             .bind(9, ms(u.at))
             .bind(10, u.id.value)
