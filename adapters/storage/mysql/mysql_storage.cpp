@@ -162,6 +162,13 @@ private:
 
 namespace {
 
+// A double as SQL text that reads back as the same value.
+void append_double(std::string& out, double v) {
+    char buf[32];
+    const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+    out.append(buf, static_cast<std::size_t>(n));
+}
+
 // Builds SQL text with every value escaped by the connection (utf8mb4-aware).
 class SqlText {
 public:
@@ -179,9 +186,7 @@ public:
         return *this;
     }
     SqlText& real(double v) {
-        char buf[32];
-        const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
-        s_.append(buf, static_cast<std::size_t>(n));
+        append_double(s_, v);
         return *this;
     }
     SqlText& time(core::Timestamp t) { return num(ms(t)); }
@@ -296,9 +301,7 @@ public:
                     } else if constexpr (std::is_same_v<T, std::int64_t>) {
                         out += std::to_string(v);
                     } else if constexpr (std::is_same_v<T, double>) {
-                        char buf[64];
-                        std::snprintf(buf, sizeof buf, "%.17g", v);
-                        out += buf;
+                        append_double(out, v);
                     } else {
                         c_.append_quoted(out, v);
                     }

@@ -26,6 +26,9 @@ std::int64_t ms(core::Timestamp t) { return core::to_epoch_ms(t); }
 std::optional<std::int64_t> opt_ms(const std::optional<core::Timestamp>& t) {
     return t ? std::optional<std::int64_t>(ms(*t)) : std::nullopt;
 }
+std::optional<std::int64_t> opt_id(core::LeadId id) {
+    return id ? std::optional<std::int64_t>(id.value) : std::nullopt;
+}
 
 std::optional<std::int64_t> opt_bool(const std::optional<bool>& b) {
     if (!b) return std::nullopt;
@@ -219,7 +222,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(8, l.source_campaign)
             .bind(9, l.source_detail)
             .bind(10, l.referral_code)
-            .bind(11, l.referred_by ? std::optional<std::int64_t>(l.referred_by.value) : std::nullopt)
+            .bind(11, opt_id(l.referred_by))
             .bind(12, ms(l.created_at))
             .bind(13, l.stage)
             .bind(14, ms(l.updated_at.value_or(l.created_at)))
@@ -309,7 +312,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
             .bind(3, t.source_kind)
             .bind(4, t.campaign)
             .bind(5, t.referral_code)
-            .bind(6, t.referrer ? std::optional<std::int64_t>(t.referrer.value) : std::nullopt)
+            .bind(6, opt_id(t.referrer))
             .bind(7, t.detail)
             .bind(8, ms(t.at))
             .run();
@@ -361,7 +364,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
                 "CASE WHEN ?11 = 'sent' THEN ?10 END) ON CONFLICT (idem_key) DO NOTHING")
             .bind(1, o.channel_id)
             .bind(2, o.idem_key)
-            .bind(3, o.lead_id ? std::optional<std::int64_t>(o.lead_id.value) : std::nullopt)
+            .bind(3, opt_id(o.lead_id))
             .bind(4, o.chat_id)
             .bind(5, o.kind)
             .bind(6, o.body)
