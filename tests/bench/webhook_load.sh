@@ -39,8 +39,9 @@ run_one() {
 JSON
   "$bin" serve --config "$work/config.json" 2>"$work/service.log" &
   svc_pid=$!
-  for _ in $(seq 1 100); do
-    grep -q "listening on" "$work/service.log" 2>/dev/null && break
+  # Ready when it accepts connections (at log level warn it does not say "listening on").
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null && break
     sleep 0.1
   done
   # Warm up (creates the first leads, fills caches), then measure.
