@@ -1,5 +1,7 @@
 #include "adapters/storage/sqlite/sqlite_db.hpp"
 
+#include "adapters/storage/sqlite/sqlite_alloc.hpp"
+
 #include <string>
 
 #include "core/error.hpp"
@@ -100,6 +102,8 @@ std::string SqliteStmt::text(int col) const {
 void configure_sqlite_library() {
     static const bool done = [] {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialized: harmless
+        // Likewise: SQLite then keeps the allocator it started with, for every block.
+        sqlite3_config(SQLITE_CONFIG_MALLOC, &sqlite_block_allocator());
         return sqlite3_initialize() == SQLITE_OK;
     }();
     (void)done;
