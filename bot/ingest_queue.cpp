@@ -93,8 +93,6 @@ void IngestQueue::stop() {
     for (auto& lane : lanes_) {
         if (lane->writer.joinable()) lane->writer.join();
     }
-    std::unique_lock lk(durable_mu_);
-    durable_cv_.wait(lk, [&] { return awaiting_durable_ == 0; });
 }
 
 std::size_t IngestQueue::depth() const {
@@ -126,7 +124,7 @@ void IngestQueue::run(Lane& lane) {
 
 std::vector<core::IngestResult> IngestQueue::commit(Lane& lane,
                                                     std::span<const core::InboundDelivery* const> deliveries) {
-    return processor_.commit(storage_, deliveries, lane.ids, options_.id_block, core::CommitDurability::kDeferred);
+    return processor_.commit(storage_, deliveries, lane.ids, options_.id_block);
 }
 
 void IngestQueue::process(Lane& lane, std::vector<Item>& batch) {
@@ -164,34 +162,19 @@ void IngestQueue::process(Lane& lane, std::vector<Item>& batch) {
             }
         }
     }
-    // Nothing is answered before the batch survives a power cut: a duplicate's 200 included, since
-    // the delivery it repeats may be in this batch's commit or in one whose sync is still owed.
-    auto done = std::make_shared<Done>(Done{std::move(batch), std::move(results)});
-    {
-        std::lock_guard lk(durable_mu_);
-        ++awaiting_durable_;
-    }
-    storage_.when_durable([this, done](bool durable) { finish(*done, durable); });
-}
-
-void IngestQueue::finish(Done& done, bool durable) {
     bool queued_outbox = false;
     std::uint64_t ok = 0;
     std::uint64_t dup = 0;
-    for (auto& r : done.results) {
-        if (!durable && r.status != core::IngestStatus::kFailed) r = with_status(core::IngestStatus::kUnavailable);
-        if (r.status == core::IngestStatus::kAccepted) ++ok;
-        if (r.status == core::IngestStatus::kDuplicate) ++dup;
-        queued_outbox = queued_outbox || !r.replies.empty();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (results[i].status == core::IngestStatus::kAccepted) ++ok;
+        if (results[i].status == core::IngestStatus::kDuplicate) ++dup;
+        queued_outbox = queued_outbox || !results[i].replies.empty();
+        batch[i].waiter->complete(std::move(results[i]));
     }
-    // Counted before anyone is answered: an answered delivery is already in the metrics.
     batches_.fetch_add(1, std::memory_order_relaxed);
     committed_.fetch_add(ok, std::memory_order_relaxed);
     duplicates_.fetch_add(dup, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < done.items.size(); ++i) done.items[i].waiter->complete(std::move(done.results[i]));
     if (queued_outbox && on_outbox_) on_outbox_();
-    std::lock_guard lk(durable_mu_);
-    if (--awaiting_durable_ == 0) durable_cv_.notify_all();
 }
 
 }  // namespace leadhatch::bot

@@ -17,10 +17,8 @@ namespace leadhatch::bot {
 
 // Group commit for inbound deliveries. Network threads submit() and suspend; a writer thread
 // takes everything that queued up meanwhile (up to max_batch), plans it with the IngestProcessor
-// and commits it as one transaction, then resumes each submitter on its own executor once the
-// commit survives a power cut (Storage::when_durable: on SQLite the log is synced by another
-// thread while the writer goes on with the next batch). Under load the batch grows by itself;
-// idle, a lone request commits at once.
+// and commits it as one transaction, then resumes each submitter on its own executor. Under load
+// the batch grows by itself; idle, a lone request commits at once.
 //
 // With `writers` > 1 (a server database), deliveries are spread over that many lanes, each with
 // its own queue, writer and transaction, by the person they come from: one person's deliveries
@@ -46,8 +44,7 @@ public:
     // Completes after the delivery is committed (or found to be a duplicate), or with kUnavailable.
     Task<core::IngestResult> submit(core::InboundDelivery delivery);
 
-    // Drains what is queued and answers it, then stops the writer. Submissions after stop() get
-    // kUnavailable.
+    // Drains what is queued, then stops the writer. Submissions after stop() get kUnavailable.
     void stop();
 
     std::size_t depth() const;
@@ -79,13 +76,7 @@ private:
     void enqueue(Item item);
     Lane& lane_for(const core::InboundDelivery& d);
     void run(Lane& lane);
-    // A committed batch, held until its commit is durable.
-    struct Done {
-        std::vector<Item> items;
-        std::vector<core::IngestResult> results;
-    };
     void process(Lane& lane, std::vector<Item>& batch);
-    void finish(Done& done, bool durable);
     std::vector<core::IngestResult> commit(Lane& lane, std::span<const core::InboundDelivery* const> deliveries);
 
     core::Storage& storage_;
@@ -96,9 +87,6 @@ private:
     std::atomic<std::uint64_t> committed_{0};
     std::atomic<std::uint64_t> duplicates_{0};
     std::function<void()> on_outbox_;
-    std::mutex durable_mu_;
-    std::condition_variable durable_cv_;
-    int awaiting_durable_ = 0;  // committed batches not yet answered
 };
 
 }  // namespace leadhatch::bot

@@ -902,17 +902,12 @@ std::vector<IngestResult> IngestProcessor::process(WriteTx& tx, std::span<const 
 }
 
 std::vector<IngestResult> IngestProcessor::commit(Storage& storage, std::span<const InboundDelivery* const> batch,
-                                                  IdPool& ids, std::int64_t id_block,
-                                                  CommitDurability durability) const {
+                                                  IdPool& ids, std::int64_t id_block) const {
     const auto needed = max_new_leads(batch);
     if (ids.available() < needed) ids.add(storage.reserve_ids("lead", std::max(needed, id_block)));
     auto tx = storage.begin_write();
     auto results = process(*tx, batch, ids);
-    if (durability == CommitDurability::kDeferred) {
-        tx->commit_deferred();
-    } else {
-        tx->commit();
-    }
+    tx->commit();
     return results;
 }
 

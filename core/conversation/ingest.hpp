@@ -71,11 +71,9 @@ public:
 
     // The whole group commit: tops `ids` up from storage (by at least id_block) when the batch
     // may need more, then processes the batch in one write transaction and commits it. Throws
-    // what storage throws; nothing is written then. kDeferred: the results may be acknowledged only
-    // after storage.when_durable() reports.
+    // what storage throws; nothing is written then.
     std::vector<IngestResult> commit(Storage& storage, std::span<const InboundDelivery* const> batch, IdPool& ids,
-                                     std::int64_t id_block,
-                                     CommitDurability durability = CommitDurability::kOnReturn) const;
+                                     std::int64_t id_block) const;
 
 private:
     // Upper bound of new lead ids a batch may need.

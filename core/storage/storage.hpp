@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -218,10 +217,6 @@ struct PoolStats {
     std::int64_t waits = 0;  // checkouts that had to wait
 };
 
-// Whether a commit survives a power cut when it returns (WriteTx::commit) or may need
-// Storage::when_durable afterwards (WriteTx::commit_deferred).
-enum class CommitDurability { kOnReturn, kDeferred };
-
 // One open write transaction. Destroying it without commit() rolls back.
 // Not thread-safe: one thread drives a transaction from begin to end.
 class WriteTx {
@@ -269,12 +264,7 @@ public:
     // Applies the rows in order. An identity update that changes `unreachable` also recomputes its
     // lead's flag: a lead is unreachable when none of its identities can be reached.
     virtual void apply(const WriteSet& writes) = 0;
-    // Commits; the commit survives a power cut when this returns.
     virtual void commit() = 0;
-    // Commits, and may return before the commit survives a power cut (it survives a crash of the
-    // process): whoever acknowledges it first waits for Storage::when_durable. The writer goes on
-    // with its next transaction while the disk syncs this one.
-    virtual void commit_deferred() { commit(); }
 };
 
 // The one storage port. Two backends implement it: SQLite (embedded default) and MySQL/MariaDB.
@@ -296,11 +286,6 @@ public:
     virtual IdRange reserve_ids(std::string_view sequence, std::int64_t count) = 0;
 
     virtual std::unique_ptr<WriteTx> begin_write() = 0;
-    // Calls fn(true) once every commit made so far survives a power cut: at once, on this thread,
-    // when it already does (always, for a backend without deferred commits), else later on another
-    // thread. fn(false): a sync failed, so what was committed may be lost at a power cut and
-    // nothing that depends on it may be acknowledged.
-    virtual void when_durable(std::function<void(bool durable)> fn) { fn(true); }
 
     // Reads.
     virtual std::optional<LeadRecord> get_lead(LeadId id) = 0;

@@ -13,7 +13,6 @@
 namespace leadhatch {
 namespace {
 
-using adapters::storage::DeferredLogSync;
 using adapters::storage::wal_buffering_vfs;
 using adapters::storage::wal_write_counts;
 
@@ -185,88 +184,6 @@ TEST_F(WalVfs, ACrashKeepsWhatCommittedAndNothingElse) {
     Conn r(path_, nullptr);
     EXPECT_EQ(r.text("SELECT count(*) || ':' || sum(tag) || ':' || sum(CAST(body AS INTEGER)) FROM t"),
               "400:400:" + std::to_string(7919LL * 400 * 401 / 2 + 400));
-    EXPECT_EQ(r.text("PRAGMA integrity_check"), "ok");
-}
-
-// A commit inside a DeferredLogSync writes its frames out (a reader sees them) without the fsync;
-// the first sync of a newly opened log and the sync after a restarted log's header still happen.
-TEST_F(WalVfs, DeferredCommitsLeaveOutOnlyTheCommitSync) {
-    Conn w(path_, wal_buffering_vfs());
-    writer_pragmas(w);
-    w.exec("PRAGMA wal_autocheckpoint=0");
-    EXPECT_FALSE(DeferredLogSync::active());
-    {
-        // A new log: the sync after its header (which also makes the file's directory entry
-        // durable) happens; the commit's own sync is left out.
-        DeferredLogSync scope;
-        const auto before = wal_write_counts();
-        w.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, tag INTEGER, body TEXT)");
-        EXPECT_EQ(wal_write_counts().synced - before.synced, 1U);
-        EXPECT_EQ(wal_write_counts().deferred - before.deferred, 1U);
-        EXPECT_TRUE(scope.skipped());
-    }
-    Conn r(path_, nullptr);
-    {
-        DeferredLogSync scope;
-        EXPECT_TRUE(DeferredLogSync::active());
-        const auto before = wal_write_counts();
-        w.exec(insert_rows(1, 50, 900, 1));
-        const auto after = wal_write_counts();
-        EXPECT_TRUE(scope.skipped());
-        EXPECT_EQ(after.synced - before.synced, 0U);
-        EXPECT_EQ(after.deferred - before.deferred, 1U);
-        EXPECT_EQ(r.text("SELECT count(*) || ':' || sum(tag) FROM t"), "50:50");
-    }
-    EXPECT_FALSE(DeferredLogSync::active());
-    {
-        // Outside a scope: synchronous=FULL as usual.
-        const auto before = wal_write_counts();
-        w.exec(insert_rows(51, 10, 900, 2));
-        EXPECT_EQ(wal_write_counts().synced - before.synced, 1U);
-        EXPECT_EQ(wal_write_counts().deferred - before.deferred, 0U);
-    }
-    w.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // the next commit restarts the log with a new header
-    {
-        DeferredLogSync scope;
-        const auto before = wal_write_counts();
-        w.exec(insert_rows(61, 10, 900, 3));
-        const auto after = wal_write_counts();
-        EXPECT_EQ(after.synced - before.synced, 1U) << "the restarted log's header was not synced";
-        EXPECT_EQ(after.deferred - before.deferred, 1U);
-        EXPECT_TRUE(scope.skipped());
-    }
-    EXPECT_EQ(r.text("SELECT count(*) || ':' || sum(tag) FROM t"), "70:100");
-    EXPECT_EQ(r.text("PRAGMA integrity_check"), "ok");
-}
-
-// A deferred commit survives the process dying before anyone synced the log.
-TEST_F(WalVfs, ACrashKeepsDeferredCommits) {
-    {
-        Conn w(path_, wal_buffering_vfs());
-        writer_pragmas(w);
-        w.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, tag INTEGER, body TEXT)");
-    }
-    const pid_t child = fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        auto* w = new Conn(path_, wal_buffering_vfs());
-        writer_pragmas(*w);
-        w->exec("PRAGMA wal_autocheckpoint=0");
-        w->exec(insert_rows(1, 10, 600, 1));  // the log's first sync, for real
-        for (int i = 0; i < 20; ++i) {
-            DeferredLogSync scope;
-            w->exec(insert_rows(11 + i * 10, 10, 600, 2));
-            if (!scope.skipped()) _exit(2);
-        }
-        _exit(::testing::Test::HasFailure() ? 1 : 0);  // no close, no sync
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ(WEXITSTATUS(status), 0);
-
-    Conn r(path_, nullptr);
-    EXPECT_EQ(r.text("SELECT count(*) || ':' || sum(tag) FROM t"), "210:410");
     EXPECT_EQ(r.text("PRAGMA integrity_check"), "ok");
 }
 

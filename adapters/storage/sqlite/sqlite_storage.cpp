@@ -10,7 +10,6 @@
 #include "adapters/storage/migrations.hpp"
 #include "adapters/storage/sql_query.hpp"
 #include "adapters/storage/sqlite/sqlite_db.hpp"
-#include "adapters/storage/sqlite/log_syncer.hpp"
 #include "adapters/storage/sqlite/wal_vfs.hpp"
 #include "core/error.hpp"
 
@@ -383,8 +382,7 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
 // The open write transaction holds the writer lock for its whole life.
 class SqliteStorage::Tx final : public core::WriteTx {
 public:
-    Tx(SqliteStorage& owner, std::unique_lock<std::mutex> lock, SqliteDb& db)
-        : owner_(owner), lock_(std::move(lock)), db_(db) {
+    Tx(std::unique_lock<std::mutex> lock, SqliteDb& db) : lock_(std::move(lock)), db_(db) {
         db_.exec("BEGIN IMMEDIATE");
     }
     ~Tx() override {
@@ -491,21 +489,7 @@ public:
         done_ = true;
     }
 
-    void commit_deferred() override {
-        if (!owner_.syncer_) return commit();
-        bool deferred = false;
-        {
-            DeferredLogSync scope;
-            db_.exec("COMMIT");
-            done_ = true;
-            deferred = scope.skipped();
-        }
-        if (deferred) owner_.syncer_->committed();
-        owner_.checkpoint_if_due();
-    }
-
 private:
-    SqliteStorage& owner_;
     std::unique_lock<std::mutex> lock_;
     SqliteDb& db_;
     bool done_ = false;
@@ -555,43 +539,10 @@ SqliteStorage::SqliteStorage(SqliteOptions options) : options_(std::move(options
             throw core::StorageError(core::StorageErrorKind::kInternal, "sqlite writer is not synchronous=FULL");
         }
         sync.reset();
-        syncer_ = std::make_unique<LogSyncer>(options_.path + "-wal", options_.sync_log);
-        // Replaces SQLite's automatic checkpoint, which would run inside a deferred commit.
-        sqlite3_wal_hook(writer_->handle(), &SqliteStorage::after_commit, this);
     }
 }
 
-// Stops the syncer first: it answers its waiters before the writer (and with it the log) closes.
-SqliteStorage::~SqliteStorage() { syncer_.reset(); }
-
-void SqliteStorage::when_durable(std::function<void(bool)> fn) {
-    if (syncer_) {
-        syncer_->when_durable(std::move(fn));
-    } else {
-        fn(true);
-    }
-}
-
-// SQLite's own automatic checkpoint, with its threshold (1000 frames), except that a commit whose
-// log sync was deferred leaves the checkpoint to checkpoint_if_due(), after it.
-int SqliteStorage::after_commit(void* self, sqlite3* db, const char* name, int frames) {
-    if (frames < kCheckpointFrames) return SQLITE_OK;
-    if (DeferredLogSync::active()) {
-        static_cast<SqliteStorage*>(self)->checkpoint_due_ = true;
-    } else {
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    }
-    return SQLITE_OK;
-}
-
-// The writer's thread, holding the writer. A checkpoint syncs the log before it copies frames into
-// the database, so it also makes every deferred commit so far durable (the syncer's next sync then
-// costs little).
-void SqliteStorage::checkpoint_if_due() {
-    if (!checkpoint_due_) return;
-    checkpoint_due_ = false;
-    sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-}
+SqliteStorage::~SqliteStorage() = default;
 
 SqliteStorage::ReadLease SqliteStorage::read() {
     if (memory_) return ReadLease(std::unique_lock(write_mu_), *writer_);
@@ -658,7 +609,6 @@ int SqliteStorage::schema_version() {
 }
 
 bool SqliteStorage::ping() {
-    if (syncer_ && syncer_->failed()) return false;
     try {
         auto lease = read();
         auto& s = lease.db().stmt("SELECT 1");
@@ -696,7 +646,7 @@ core::IdRange SqliteStorage::reserve_ids(std::string_view sequence, std::int64_t
 
 std::unique_ptr<core::WriteTx> SqliteStorage::begin_write() {
     std::unique_lock lk(write_mu_);
-    return std::make_unique<Tx>(*this, std::move(lk), *writer_);
+    return std::make_unique<Tx>(std::move(lk), *writer_);
 }
 
 std::optional<core::LeadRecord> SqliteStorage::get_lead(core::LeadId id) {

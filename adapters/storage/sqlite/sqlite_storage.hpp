@@ -1,7 +1,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,20 +8,14 @@
 
 #include "core/storage/storage.hpp"
 
-struct sqlite3;
-
 namespace leadhatch::adapters::storage {
 
 class SqliteDb;
-class LogSyncer;
 
 struct SqliteOptions {
     std::string path;  // a file path, or ":memory:"
     int busy_timeout_ms = 5000;
     int max_readers = 4;
-    // How the write-ahead log of deferred commits is synced (LogSyncer::SyncFn): fdatasync unless
-    // set. Tests slow it down or make it fail.
-    std::function<int(int fd)> sync_log;
 };
 
 // Storage on SQLite in WAL mode. One writer connection (writes are serialised by SQLite anyway;
@@ -41,8 +34,6 @@ public:
     core::PoolStats pool_stats() const override;
     core::IdRange reserve_ids(std::string_view sequence, std::int64_t count) override;
     std::unique_ptr<core::WriteTx> begin_write() override;
-    // Deferred commits (the inbound pipeline's) are synced by a LogSyncer thread.
-    void when_durable(std::function<void(bool)> fn) override;
 
     std::optional<core::LeadRecord> get_lead(core::LeadId id) override;
     std::optional<core::LeadId> find_lead_by_identity(const core::IdentityKey& key) override;
@@ -75,9 +66,6 @@ private:
     class Tx;
     class ReadLease;
     ReadLease read();
-    static int after_commit(void* self, sqlite3* db, const char* name, int frames);
-    void checkpoint_if_due();
-    static constexpr int kCheckpointFrames = 1000;
 
     SqliteOptions options_;
     bool memory_ = false;
@@ -88,8 +76,6 @@ private:
     std::vector<std::unique_ptr<SqliteDb>> idle_readers_;
     int readers_open_ = 0;
     int readers_in_use_ = 0;
-    std::unique_ptr<LogSyncer> syncer_;  // file databases only
-    bool checkpoint_due_ = false;        // under write_mu_
 };
 
 }  // namespace leadhatch::adapters::storage

@@ -10,19 +10,10 @@
 #include <stdexcept>
 
 namespace leadhatch::adapters::storage {
-
-struct DeferredLogSyncAccess {
-    static void mark_skipped(DeferredLogSync& d) { d.skipped_ = true; }
-};
-
 namespace {
 
 std::atomic<std::uint64_t> g_requested{0};
 std::atomic<std::uint64_t> g_issued{0};
-std::atomic<std::uint64_t> g_synced{0};
-std::atomic<std::uint64_t> g_deferred{0};
-
-thread_local DeferredLogSync* t_deferred = nullptr;
 
 constexpr sqlite3_int64 kWalBufferMax = 4 << 20;
 
@@ -36,8 +27,6 @@ struct WalFile {
     sqlite3_int64 start;       // file offset of buf[0]
     sqlite3_int64 len;         // bytes buffered
     sqlite3_int64 cap;
-    bool synced_once;          // a sync reached the OS since this file was opened
-    bool header_written;       // the log header was written since the last sync
 };
 
 constexpr std::size_t kRealOffset = (sizeof(WalFile) + 15) / 16 * 16;
@@ -88,7 +77,6 @@ bool reserve(WalFile* f, sqlite3_int64 need) {
 int wal_write(sqlite3_file* file, const void* data, int amt, sqlite3_int64 off) {
     auto* f = wal(file);
     g_requested.fetch_add(1, std::memory_order_relaxed);
-    if (off == 0) f->header_written = true;
     const bool appends = f->len > 0 && off == f->start + f->len;
     if (!appends) {
         if (const int rc = flush(f); rc != SQLITE_OK) return rc;
@@ -114,18 +102,7 @@ int wal_truncate(sqlite3_file* file, sqlite3_int64 size) {
 int wal_sync(sqlite3_file* file, int flags) {
     auto* f = wal(file);
     if (const int rc = flush(f); rc != SQLITE_OK) return rc;
-    if (t_deferred != nullptr && f->synced_once && !f->header_written) {
-        DeferredLogSyncAccess::mark_skipped(*t_deferred);
-        g_deferred.fetch_add(1, std::memory_order_relaxed);
-        return SQLITE_OK;
-    }
-    const int rc = f->real->pMethods->xSync(f->real, flags);
-    if (rc == SQLITE_OK) {
-        g_synced.fetch_add(1, std::memory_order_relaxed);
-        f->synced_once = true;
-        f->header_written = false;
-    }
-    return rc;
+    return f->real->pMethods->xSync(f->real, flags);
 }
 
 int wal_file_size(sqlite3_file* file, sqlite3_int64* size) {
@@ -183,8 +160,6 @@ int vfs_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags,
     f->start = 0;
     f->len = 0;
     f->cap = 0;
-    f->synced_once = false;
-    f->header_written = false;
     const int rc = g_root->xOpen(g_root, name, real, flags, out_flags);
     if (rc != SQLITE_OK) {
         if (real->pMethods != nullptr) real->pMethods->xClose(real);
@@ -242,13 +217,8 @@ const char* wal_buffering_vfs() {
     return name;
 }
 
-DeferredLogSync::DeferredLogSync() : outer_(t_deferred) { t_deferred = this; }
-DeferredLogSync::~DeferredLogSync() { t_deferred = outer_; }
-bool DeferredLogSync::active() { return t_deferred != nullptr; }
-
 WalWriteCounts wal_write_counts() {
-    return {g_requested.load(std::memory_order_relaxed), g_issued.load(std::memory_order_relaxed),
-            g_synced.load(std::memory_order_relaxed), g_deferred.load(std::memory_order_relaxed)};
+    return {g_requested.load(std::memory_order_relaxed), g_issued.load(std::memory_order_relaxed)};
 }
 
 }  // namespace leadhatch::adapters::storage

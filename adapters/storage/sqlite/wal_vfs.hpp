@@ -21,38 +21,11 @@ namespace leadhatch::adapters::storage {
 // Returns the VFS's name for sqlite3_open_v2, registering it on first use (not as the default).
 const char* wal_buffering_vfs();
 
-// While one of these is alive on a thread, a commit made on that thread through this VFS writes its
-// log frames out (readers see them at once) but leaves out the fsync that synchronous=FULL does at
-// commit; skipped() tells whether it did. The commit then survives a crash of the process, not yet
-// a power cut: the caller owes it a sync of the log file (LogSyncer) before anything depends on it.
-// Two syncs are never left out, because they guard against corruption, not only loss: the first
-// sync of a log file this connection opened (it also makes a new file's directory entry durable)
-// and the sync after the log's header is rewritten (a restarted log, SQLite ticket ff5be73dee).
-// A checkpoint must not run inside the scope: it may only copy frames that are durable.
-class DeferredLogSync {
-public:
-    DeferredLogSync();
-    ~DeferredLogSync();
-    DeferredLogSync(const DeferredLogSync&) = delete;
-    DeferredLogSync& operator=(const DeferredLogSync&) = delete;
-
-    bool skipped() const { return skipped_; }
-    // True inside a DeferredLogSync on this thread (for SQLite's commit hooks).
-    static bool active();
-
-private:
-    friend struct DeferredLogSyncAccess;
-    DeferredLogSync* outer_;
-    bool skipped_ = false;
-};
-
-// Counts since start, for tests: log writes SQLite issued, writes that reached the OS, syncs of the
-// log that reached the OS, and syncs left to the caller by a DeferredLogSync.
+// Counts since start, for tests: log writes SQLite issued, and writes that reached
+// the OS.
 struct WalWriteCounts {
     std::uint64_t requested = 0;
     std::uint64_t issued = 0;
-    std::uint64_t synced = 0;
-    std::uint64_t deferred = 0;
 };
 WalWriteCounts wal_write_counts();
 
