@@ -1,9 +1,8 @@
 #include "adapters/storage/sqlite/sqlite_db.hpp"
 
-#include "adapters/storage/sqlite/sqlite_alloc.hpp"
-
 #include <string>
 
+#include "adapters/storage/sqlite/sqlite_alloc.hpp"
 #include "core/error.hpp"
 
 namespace leadhatch::adapters::storage {
@@ -102,8 +101,10 @@ std::string SqliteStmt::text(int col) const {
 void configure_sqlite_library() {
     static const bool done = [] {
         sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if already initialized: harmless
-        // Likewise: SQLite then keeps the allocator it started with, for every block.
-        sqlite3_config(SQLITE_CONFIG_MALLOC, &sqlite_block_allocator());
+        // Likewise: SQLite then keeps the allocator it started with, for every block. It copies
+        // the methods.
+        sqlite3_mem_methods methods = sqlite_block_allocator();
+        sqlite3_config(SQLITE_CONFIG_MALLOC, &methods);
         return sqlite3_initialize() == SQLITE_OK;
     }();
     (void)done;
