@@ -57,29 +57,28 @@ std::size_t& size_of(void* block) { return *static_cast<std::size_t*>(block); }
 void* user(void* block) { return static_cast<char*>(block) + kHeader; }
 void* block_of(void* p) { return static_cast<char*>(p) - kHeader; }
 
+// What a request of n bytes gets: its size class, or n rounded up to 16 above the largest class.
+std::size_t usable_size(std::size_t n) {
+    return n > kMaxClass ? (n + 15) & ~std::size_t{15} : class_size(class_of(n));
+}
+
 void* xmalloc(int n) {
     if (n <= 0) return nullptr;
-    const auto size = static_cast<std::size_t>(n);
-    if (size > kMaxClass) {
-        const std::size_t rounded = (size + 15) & ~std::size_t{15};
-        void* block = std::malloc(kHeader + rounded);
-        if (block == nullptr) return nullptr;
-        size_of(block) = rounded;
-        return user(block);
+    const std::size_t size = usable_size(static_cast<std::size_t>(n));
+    if (size <= kMaxClass && !t_lists_gone) {
+        const int c = class_of(size);
+        if (FreeBlock* b = t_lists.head[c]; b != nullptr) {
+            t_lists.head[c] = b->next;
+            --t_lists.count[c];
+            g_reused.fetch_add(1, std::memory_order_relaxed);
+            size_of(b) = size;  // the list's link overwrote it
+            return user(b);
+        }
     }
-    const int c = class_of(size);
-    if (!t_lists_gone && t_lists.head[c] != nullptr) {
-        FreeBlock* b = t_lists.head[c];
-        t_lists.head[c] = b->next;
-        --t_lists.count[c];
-        g_reused.fetch_add(1, std::memory_order_relaxed);
-        size_of(b) = class_size(c);
-        return user(b);
-    }
-    void* block = std::malloc(kHeader + class_size(c));
+    void* block = std::malloc(kHeader + size);
     if (block == nullptr) return nullptr;
     g_fresh.fetch_add(1, std::memory_order_relaxed);
-    size_of(block) = class_size(c);
+    size_of(block) = size;
     return user(block);
 }
 
@@ -113,12 +112,7 @@ void* xrealloc(void* p, int n) {
     return q;
 }
 
-int xroundup(int n) {
-    if (n <= 0) return 0;
-    const auto size = static_cast<std::size_t>(n);
-    if (size > kMaxClass) return static_cast<int>((size + 15) & ~std::size_t{15});
-    return static_cast<int>(class_size(class_of(size)));
-}
+int xroundup(int n) { return n <= 0 ? 0 : static_cast<int>(usable_size(static_cast<std::size_t>(n))); }
 
 int xinit(void*) { return SQLITE_OK; }
 void xshutdown(void*) {}
