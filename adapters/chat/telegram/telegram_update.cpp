@@ -300,7 +300,7 @@ std::optional<ParseError> map_message(JsonRef msg, std::string_view path, bool e
     }
 
     if (const JsonRef left = object_field(msg, "left_chat_member"); left.valid()) {
-        InboundEvent e = base;
+        InboundEvent e = std::move(base);  // the last use: this branch returns
         if (auto err = read_user(left, path_of(path, "left_chat_member"), e.user)) return err;
         if (is_bot_itself(e.user, bot)) {
             e.kind = InboundKind::kBotRemoved;
@@ -313,7 +313,7 @@ std::optional<ParseError> map_message(JsonRef msg, std::string_view path, bool e
     }
 
     if (const JsonRef contact = object_field(msg, "contact"); contact.valid()) {
-        InboundEvent e = base;
+        InboundEvent e = std::move(base);  // the last use: this branch returns
         e.kind = InboundKind::kContactShared;
         if (auto err = from(e.user)) return err;
         const auto phone = string_ptr(contact, "phone_number");
@@ -327,7 +327,7 @@ std::optional<ParseError> map_message(JsonRef msg, std::string_view path, bool e
     }
 
     if (const auto text = string_ptr(msg, "text")) {
-        InboundEvent e = base;
+        InboundEvent e = std::move(base);  // the last use: this branch returns
         if (auto err = from(e.user)) return err;
         e.text = *text;
         if (auto cmd = parse_command(*text, bot)) {
@@ -342,7 +342,7 @@ std::optional<ParseError> map_message(JsonRef msg, std::string_view path, bool e
     }
 
     if (const auto media = media_kind_of(msg); !media.empty()) {
-        InboundEvent e = base;
+        InboundEvent e = std::move(base);  // the last use: this branch returns
         e.kind = InboundKind::kMessage;
         if (auto err = from(e.user)) return err;
         e.media_kind = std::string(media);
