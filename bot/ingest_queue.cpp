@@ -165,15 +165,16 @@ void IngestQueue::process(Lane& lane, std::vector<Item>& batch) {
     bool queued_outbox = false;
     std::uint64_t ok = 0;
     std::uint64_t dup = 0;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (results[i].status == core::IngestStatus::kAccepted) ++ok;
-        if (results[i].status == core::IngestStatus::kDuplicate) ++dup;
-        queued_outbox = queued_outbox || !results[i].replies.empty();
-        batch[i].waiter->complete(std::move(results[i]));
+    for (const auto& r : results) {
+        if (r.status == core::IngestStatus::kAccepted) ++ok;
+        if (r.status == core::IngestStatus::kDuplicate) ++dup;
+        queued_outbox = queued_outbox || !r.replies.empty();
     }
+    // Counted before anyone is answered: a delivery that got its 200 is already in /metrics.
     batches_.fetch_add(1, std::memory_order_relaxed);
     committed_.fetch_add(ok, std::memory_order_relaxed);
     duplicates_.fetch_add(dup, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].waiter->complete(std::move(results[i]));
     if (queued_outbox && on_outbox_) on_outbox_();
 }
 
