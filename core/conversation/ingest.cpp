@@ -141,7 +141,7 @@ public:
     }
 
     std::vector<IngestResult> run(std::span<const InboundDelivery* const> batch) {
-        prefetch_rule_totals(batch, load(batch, scored_rules(batch)));
+        prefetch_rule_totals(batch, load(batch));
         std::vector<IngestResult> results(batch.size());
         std::unordered_set<std::string> seen;
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -174,22 +174,28 @@ public:
     }
 
 private:
-    // Reads what the batch needs to know, in one go; returns the scoring totals found for `rules`.
-    std::vector<std::pair<LeadId, RuleTotal>> load(std::span<const InboundDelivery* const> batch,
-                                                   std::span<const std::string> rules) {
+    // Reads what the batch needs to know, in one go: processed ids, the senders' identities and,
+    // for scoring caps, each known sender's totals of the rules its own events match. Returns
+    // those totals.
+    std::vector<std::pair<LeadId, RuleTotal>> load(std::span<const InboundDelivery* const> batch) {
         std::vector<InboundKey> inbound;
         std::vector<IdentityKey> identities;
-        std::unordered_set<std::string> asked;
+        std::vector<RuleAsk> asks;
+        std::unordered_map<std::string, std::size_t> position;  // of each sender in identities
         for (const auto* d : batch) {
             if (!d->dedupe_key.empty()) inbound.push_back(InboundKey{d->channel_id, d->dedupe_key});
             for (const auto& e : d->events) {
                 if (e.user.external_id.empty()) continue;
-                if (asked.insert(composite(d->channel_id, e.user.external_id)).second) {
-                    identities.push_back(IdentityKey{d->channel_id, e.user.external_id});
-                }
+                const auto [it, added] =
+                    position.try_emplace(composite(d->channel_id, e.user.external_id), identities.size());
+                if (added) identities.push_back(IdentityKey{d->channel_id, e.user.external_id});
+                if (!leads_) continue;
+                const auto signal = signal_of(e);
+                if (!signal) continue;
+                for (const auto& a : matched_rules(e, *signal)) asks.push_back(RuleAsk{it->second, a.rule_id});
             }
         }
-        auto known = tx_.find_known(inbound, identities, rules);
+        auto known = tx_.find_known(inbound, identities, asks);
         for (auto& k : known.processed) processed_.insert(composite(k.channel_id, k.inbound_id));
         for (auto& r : known.identities) {
             LeadState s;
@@ -674,22 +680,6 @@ private:
         RuleTotal value;
         bool dirty = false;
     };
-
-    // The rules any event of the batch matches (before caps).
-    std::vector<std::string> scored_rules(std::span<const InboundDelivery* const> batch) {
-        std::vector<std::string> rules;
-        if (!leads_) return rules;
-        for (const auto* d : batch) {
-            for (const auto& e : d->events) {
-                auto signal = signal_of(e);
-                if (!signal || e.user.external_id.empty()) continue;
-                for (const auto& a : matched_rules(e, *signal)) {
-                    if (std::find(rules.begin(), rules.end(), a.rule_id) == rules.end()) rules.push_back(a.rule_id);
-                }
-            }
-        }
-        return rules;
-    }
 
     // Scoring caps need each lead's totals for the rules its events match: they were read with
     // the batch's identities (load), in the same round trip, instead of one query per event.

@@ -1,6 +1,9 @@
 #include "core/storage/rows.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
 #include <unordered_map>
 
 namespace leadhatch::core {
@@ -54,6 +57,25 @@ void fold_new_lead_updates(WriteSet& w) {
         if (!fold(u)) kept.push_back(std::move(u));
     }
     w.lead_updates = std::move(kept);
+}
+
+std::vector<std::pair<LeadId, std::string>> asked_pairs(std::span<const IdentityKey> identities,
+                                                        std::span<const IdentityRecord> found,
+                                                        std::span<const RuleAsk> asks) {
+    std::vector<std::pair<LeadId, std::string>> pairs;
+    if (asks.empty() || found.empty()) return pairs;
+    using Key = std::pair<std::string_view, std::string_view>;
+    std::map<Key, LeadId> lead_of;
+    for (const auto& r : found) lead_of.emplace(Key{r.key.channel_id, r.key.external_user_id}, r.lead_id);
+    std::set<std::pair<std::int64_t, std::string_view>> seen;
+    for (const auto& a : asks) {
+        if (a.identity >= identities.size()) continue;
+        const auto& k = identities[a.identity];
+        const auto it = lead_of.find(Key{k.channel_id, k.external_user_id});
+        if (it == lead_of.end()) continue;  // a new sender: no totals yet
+        if (seen.emplace(it->second.value, a.rule_id).second) pairs.emplace_back(it->second, a.rule_id);
+    }
+    return pairs;
 }
 
 }  // namespace leadhatch::core

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/types.hpp"
@@ -74,6 +76,19 @@ struct IdentityRecord {
     // The numbered menu last sent to this identity (encode_menu text; "" = none).
     std::string menu;
 };
+
+// A scoring total a batch asks for: the rule `rule_id`, matched by an event of the sender
+// identities[identity] (WriteTx::find_known).
+struct RuleAsk {
+    std::size_t identity;
+    std::string rule_id;
+};
+
+// The (lead, rule) pairs `asks` name for the identities that were found, each pair once, in the
+// order first asked.
+std::vector<std::pair<LeadId, std::string>> asked_pairs(std::span<const IdentityKey> identities,
+                                                        std::span<const IdentityRecord> found,
+                                                        std::span<const RuleAsk> asks);
 
 struct IdentityRow {
     IdentityKey key;

@@ -227,26 +227,21 @@ public:
     virtual std::vector<InboundKey> find_processed(std::span<const InboundKey> keys) = 0;
     // The identities that exist among these keys, with their lead's opt-out flag.
     virtual std::vector<IdentityRecord> find_identities(std::span<const IdentityKey> keys) = 0;
-    // The lookups a batch starts with: processed ids, identities, and the scoring totals of the
-    // found identities' leads for these rules (every pair that has a row). A server database
-    // answers them in one round trip.
+    // The lookups a batch starts with: processed ids, identities, and the scoring totals `asks`
+    // names (those that have a row, and only those). A server database answers them in one round
+    // trip.
     struct Known {
         std::vector<InboundKey> processed;
         std::vector<IdentityRecord> identities;
         std::vector<std::pair<LeadId, RuleTotal>> rule_totals;
     };
     virtual Known find_known(std::span<const InboundKey> inbound, std::span<const IdentityKey> identities,
-                             std::span<const std::string> rule_ids) {
+                             std::span<const RuleAsk> asks) {
         Known k;
         if (!inbound.empty()) k.processed = find_processed(inbound);
         if (!identities.empty()) k.identities = find_identities(identities);
-        if (!rule_ids.empty() && !k.identities.empty()) {
-            std::vector<std::pair<LeadId, std::string>> keys;
-            keys.reserve(k.identities.size() * rule_ids.size());
-            for (const auto& i : k.identities) {
-                for (const auto& r : rule_ids) keys.emplace_back(i.lead_id, r);
-            }
-            k.rule_totals = rule_totals_for(keys);
+        if (const auto pairs = asked_pairs(identities, k.identities, asks); !pairs.empty()) {
+            k.rule_totals = rule_totals_for(pairs);
         }
         return k;
     }

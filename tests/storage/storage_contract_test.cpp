@@ -236,8 +236,11 @@ TYPED_TEST(StorageContract, FindKnown_ReturnsProcessedIdentitiesAndTheirLeadsRul
     auto tx = this->storage_->begin_write();
     const std::vector<core::InboundKey> inbound{{"tg", "u-1"}, {"tg", "u-2"}};
     const std::vector<core::IdentityKey> keys{{"tg", "2101"}, {"tg", "2202"}, {"tg", "9999"}};
-    const std::vector<std::string> rules{"pricing", "demo", "nothing"};
-    auto known = tx->find_known(inbound, keys, rules);
+    // The senders' rules: 2101 matched pricing and demo, 2202 pricing (twice) and a rule without
+    // a row, 9999 (unknown) pricing.
+    const std::vector<core::RuleAsk> asks{{0, "pricing"}, {0, "demo"}, {1, "pricing"},
+                                          {1, "nothing"}, {2, "pricing"}, {1, "pricing"}};
+    auto known = tx->find_known(inbound, keys, asks);
     ASSERT_EQ(known.processed.size(), 1u);
     EXPECT_EQ(known.processed[0].inbound_id, "u-1");
     ASSERT_EQ(known.identities.size(), 2u);
@@ -255,6 +258,15 @@ TYPED_TEST(StorageContract, FindKnown_ReturnsProcessedIdentitiesAndTheirLeadsRul
     auto none = tx->find_known(inbound, keys, {});
     EXPECT_TRUE(none.rule_totals.empty());
     EXPECT_EQ(none.identities.size(), 2u);
+
+    // Only the pairs asked: 2101 asks for demo only this time, so lead 21's pricing total is not
+    // read back, though both rules are asked for by someone.
+    const std::vector<core::RuleAsk> narrow{{0, "demo"}, {1, "pricing"}};
+    auto exact = tx->find_known(inbound, keys, narrow);
+    std::set<std::pair<std::int64_t, std::string>> got;
+    for (const auto& [lead, t] : exact.rule_totals) got.emplace(lead.value, t.rule_id);
+    EXPECT_EQ(got, (std::set<std::pair<std::int64_t, std::string>>{{21, "demo"}, {22, "pricing"}}));
+    EXPECT_EQ(exact.rule_totals.size(), 2u);
 }
 
 // A grouped commit writes many rows of one kind at once (SQLite: INSERTs of up to 16 rows): every

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -597,20 +598,32 @@ public:
     }
 
     // One round trip for all three (with the transaction's opening when it is the first).
+    // The totals are read for every asked rule of every asked identity, joined on the identities
+    // (the lead ids are not known yet), then narrowed to the pairs asked.
     Known find_known(std::span<const core::InboundKey> inbound, std::span<const core::IdentityKey> identities,
-                     std::span<const std::string> rule_ids) override {
-        if (inbound.empty() || identities.empty()) return WriteTx::find_known(inbound, identities, rule_ids);
+                     std::span<const core::RuleAsk> asks) override {
+        if (inbound.empty() || identities.empty()) return WriteTx::find_known(inbound, identities, asks);
+        std::vector<std::string> rule_ids;
+        for (const auto& a : asks) {
+            if (std::find(rule_ids.begin(), rule_ids.end(), a.rule_id) == rule_ids.end()) rule_ids.push_back(a.rule_id);
+        }
         std::vector<std::string> queries{processed_sql(inbound), identities_sql(identities)};
         if (!rule_ids.empty()) queries.push_back(rule_totals_sql(identities, rule_ids));
         auto rs = query("find known", queries);
         return guarded("find known", [&] {
             Known k{read_processed(*rs[0]), read_identities(*rs[1]), {}};
             if (rs.size() > 2) {
+                std::set<std::pair<std::int64_t, std::string>> asked;
+                for (auto& [lead, rule] : core::asked_pairs(identities, k.identities, asks)) {
+                    asked.emplace(lead.value, std::move(rule));
+                }
                 while (rs[2]->next()) {
-                    k.rule_totals.emplace_back(
-                        core::LeadId{rs[2]->getInt64(1)},
-                        core::RuleTotal{rs[2]->getString(2).asStdString(), rs[2]->getInt64(3),
-                                        core::from_epoch_ms(rs[2]->getInt64(4)), rs[2]->getInt64(5)});
+                    const core::LeadId lead{rs[2]->getInt64(1)};
+                    std::string rule = rs[2]->getString(2).asStdString();
+                    if (!asked.contains({lead.value, rule})) continue;
+                    k.rule_totals.emplace_back(lead, core::RuleTotal{std::move(rule), rs[2]->getInt64(3),
+                                                                     core::from_epoch_ms(rs[2]->getInt64(4)),
+                                                                     rs[2]->getInt64(5)});
                 }
             }
             return k;
