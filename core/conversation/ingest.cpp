@@ -141,7 +141,7 @@ public:
     }
 
     std::vector<IngestResult> run(std::span<const InboundDelivery* const> batch) {
-        prefetch_rule_totals(batch, load(batch));
+        load(batch);
         std::vector<IngestResult> results(batch.size());
         std::unordered_set<std::string> seen;
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -175,9 +175,8 @@ public:
 
 private:
     // Reads what the batch needs to know, in one go: processed ids, the senders' identities and,
-    // for scoring caps, each known sender's totals of the rules its own events match. Returns
-    // those totals.
-    std::vector<std::pair<LeadId, RuleTotal>> load(std::span<const InboundDelivery* const> batch) {
+    // for scoring caps, each known sender's totals of the rules its own events match.
+    void load(std::span<const InboundDelivery* const> batch) {
         std::vector<InboundKey> inbound;
         std::vector<IdentityKey> identities;
         std::vector<RuleAsk> asks;
@@ -217,7 +216,7 @@ private:
             s.menu = std::move(r.menu);
             states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
         }
-        return std::move(known.rule_totals);
+        prefetch_rule_totals(asked_pairs(identities, known.identities, asks), std::move(known.rule_totals));
     }
 
     LeadUpdate& lead_update(LeadId id) {
@@ -681,41 +680,25 @@ private:
         bool dirty = false;
     };
 
-    // Scoring caps need each lead's totals for the rules its events match: they were read with
-    // the batch's identities (load), in the same round trip, instead of one query per event.
-    void prefetch_rule_totals(std::span<const InboundDelivery* const> batch,
+    // Scoring caps need each known sender's totals of the rules its events match (`asked`): they
+    // were read with the batch's identities (load), in the same round trip, instead of one query
+    // per event. A pair without a row starts from zero.
+    void prefetch_rule_totals(std::span<const std::pair<LeadId, std::string>> asked,
                               std::vector<std::pair<LeadId, RuleTotal>> found) {
-        if (!leads_) return;
-        std::vector<std::pair<LeadId, std::string>> keys;
-        std::unordered_set<std::string> asked;
-        for (const auto* d : batch) {
-            for (const auto& e : d->events) {
-                auto signal = signal_of(e);
-                if (!signal || e.user.external_id.empty()) continue;
-                auto it = states_.find(composite(d->channel_id, e.user.external_id));
-                if (it == states_.end()) continue;  // a new lead has no totals yet
-                for (const auto& a : matched_rules(e, *signal)) {
-                    auto key = composite(std::to_string(it->second.id.value), a.rule_id);
-                    if (asked.insert(key).second) keys.emplace_back(it->second.id, a.rule_id);
-                }
-            }
-        }
-        if (keys.empty()) return;
-        for (const auto& [lead, key] : keys) {
+        for (const auto& [lead, rule] : asked) {
             TotalState st;
             st.lead = lead.value;
-            st.value.rule_id = key;
-            rule_totals_.emplace(composite(std::to_string(lead.value), key), std::move(st));
+            st.value.rule_id = rule;
+            rule_totals_.emplace(composite(std::to_string(lead.value), rule), std::move(st));
         }
         for (auto& [lead, total] : found) {
-            // Totals of rules the lead's own events do not match are not needed.
             auto it = rule_totals_.find(composite(std::to_string(lead.value), total.rule_id));
             if (it != rule_totals_.end()) it->second.value = std::move(total);
         }
     }
 
-    // Which rules the event would award before caps; evaluated once per event (the prefetch and
-    // the scoring itself both ask).
+    // Which rules the event would award before caps; evaluated once per event (the batch's
+    // lookup and the scoring itself both ask).
     const std::vector<ScoreAward>& matched_rules(const InboundEvent& e, const ScoreSignal& signal) {
         auto [it, inserted] = matched_.try_emplace(&e);
         if (inserted) {
