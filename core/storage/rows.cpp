@@ -1,8 +1,6 @@
 #include "core/storage/rows.hpp"
 
 #include <algorithm>
-#include <map>
-#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -64,16 +62,29 @@ std::vector<std::pair<LeadId, std::string>> asked_pairs(std::span<const Identity
                                                         std::span<const RuleAsk> asks) {
     std::vector<std::pair<LeadId, std::string>> pairs;
     if (asks.empty() || found.empty()) return pairs;
+    // The lead of each asked identity, by its position (a batch has a few dozen: sorted vectors,
+    // no node per entry).
     using Key = std::pair<std::string_view, std::string_view>;
-    std::map<Key, LeadId> lead_of;
-    for (const auto& r : found) lead_of.emplace(Key{r.key.channel_id, r.key.external_user_id}, r.lead_id);
-    std::set<std::pair<std::int64_t, std::string_view>> seen;
+    std::vector<std::pair<Key, std::size_t>> position;
+    position.reserve(identities.size());
+    for (std::size_t i = 0; i < identities.size(); ++i) {
+        position.emplace_back(Key{identities[i].channel_id, identities[i].external_user_id}, i);
+    }
+    std::sort(position.begin(), position.end());
+    std::vector<LeadId> lead_of(identities.size());
+    for (const auto& r : found) {
+        const Key k{r.key.channel_id, r.key.external_user_id};
+        const auto it = std::lower_bound(position.begin(), position.end(), std::pair{k, std::size_t{0}});
+        if (it != position.end() && it->first == k) lead_of[it->second] = r.lead_id;
+    }
+    std::vector<std::pair<std::int64_t, std::string_view>> seen;
+    seen.reserve(asks.size());
     for (const auto& a : asks) {
-        if (a.identity >= identities.size()) continue;
-        const auto& k = identities[a.identity];
-        const auto it = lead_of.find(Key{k.channel_id, k.external_user_id});
-        if (it == lead_of.end()) continue;  // a new sender: no totals yet
-        if (seen.emplace(it->second.value, a.rule_id).second) pairs.emplace_back(it->second, a.rule_id);
+        if (a.identity >= lead_of.size() || !lead_of[a.identity]) continue;  // a new sender: no totals yet
+        const std::pair<std::int64_t, std::string_view> p{lead_of[a.identity].value, a.rule_id};
+        if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
+        seen.push_back(p);
+        pairs.emplace_back(lead_of[a.identity], a.rule_id);
     }
     return pairs;
 }

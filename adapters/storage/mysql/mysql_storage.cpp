@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
-#include <set>
 #include <string>
 #include <utility>
 
@@ -613,14 +612,11 @@ public:
         return guarded("find known", [&] {
             Known k{read_processed(*rs[0]), read_identities(*rs[1]), {}};
             if (rs.size() > 2) {
-                std::set<std::pair<std::int64_t, std::string>> asked;
-                for (auto& [lead, rule] : core::asked_pairs(identities, k.identities, asks)) {
-                    asked.emplace(lead.value, std::move(rule));
-                }
+                const auto asked = core::asked_pairs(identities, k.identities, asks);
                 while (rs[2]->next()) {
                     const core::LeadId lead{rs[2]->getInt64(1)};
                     std::string rule = rs[2]->getString(2).asStdString();
-                    if (!asked.contains({lead.value, rule})) continue;
+                    if (std::find(asked.begin(), asked.end(), std::pair{lead, rule}) == asked.end()) continue;
                     k.rule_totals.emplace_back(lead, core::RuleTotal{std::move(rule), rs[2]->getInt64(3),
                                                                      core::from_epoch_ms(rs[2]->getInt64(4)),
                                                                      rs[2]->getInt64(5)});
