@@ -216,7 +216,7 @@ private:
             s.menu = std::move(r.menu);
             states_.emplace(composite(r.key.channel_id, r.key.external_user_id), std::move(s));
         }
-        prefetch_rule_totals(asked_pairs(identities, known.identities, asks), std::move(known.rule_totals));
+        prefetch_rule_totals(known.asked, std::move(known.rule_totals));
     }
 
     LeadUpdate& lead_update(LeadId id) {

@@ -77,15 +77,16 @@ std::vector<std::pair<LeadId, std::string>> asked_pairs(std::span<const Identity
         const auto it = std::lower_bound(position.begin(), position.end(), std::pair{k, std::size_t{0}});
         if (it != position.end() && it->first == k) lead_of[it->second] = r.lead_id;
     }
-    std::vector<std::pair<std::int64_t, std::string_view>> seen;
-    seen.reserve(asks.size());
+    std::vector<std::pair<std::int64_t, std::string_view>> known;
+    known.reserve(asks.size());
     for (const auto& a : asks) {
         if (a.identity >= lead_of.size() || !lead_of[a.identity]) continue;  // a new sender: no totals yet
-        const std::pair<std::int64_t, std::string_view> p{lead_of[a.identity].value, a.rule_id};
-        if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
-        seen.push_back(p);
-        pairs.emplace_back(lead_of[a.identity], a.rule_id);
+        known.emplace_back(lead_of[a.identity].value, a.rule_id);
     }
+    std::sort(known.begin(), known.end());
+    known.erase(std::unique(known.begin(), known.end()), known.end());
+    pairs.reserve(known.size());
+    for (const auto& [lead, rule] : known) pairs.emplace_back(LeadId{lead}, std::string(rule));
     return pairs;
 }
 

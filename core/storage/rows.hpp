@@ -84,8 +84,8 @@ struct RuleAsk {
     std::string rule_id;
 };
 
-// The (lead, rule) pairs `asks` name for the identities that were found, each pair once, in the
-// order first asked.
+// The (lead, rule) pairs `asks` name for the identities that were found, each pair once, ordered
+// by lead and rule.
 std::vector<std::pair<LeadId, std::string>> asked_pairs(std::span<const IdentityKey> identities,
                                                         std::span<const IdentityRecord> found,
                                                         std::span<const RuleAsk> asks);

@@ -229,20 +229,21 @@ public:
     virtual std::vector<IdentityRecord> find_identities(std::span<const IdentityKey> keys) = 0;
     // The lookups a batch starts with: processed ids, identities, and the scoring totals `asks`
     // names (those that have a row, and only those). A server database answers them in one round
-    // trip.
+    // trip. `asked` is the asks resolved to the found identities' leads (asked_pairs), with a row
+    // or without: the caller knows from it which totals start from zero.
     struct Known {
         std::vector<InboundKey> processed;
         std::vector<IdentityRecord> identities;
         std::vector<std::pair<LeadId, RuleTotal>> rule_totals;
+        std::vector<std::pair<LeadId, std::string>> asked;
     };
     virtual Known find_known(std::span<const InboundKey> inbound, std::span<const IdentityKey> identities,
                              std::span<const RuleAsk> asks) {
         Known k;
         if (!inbound.empty()) k.processed = find_processed(inbound);
         if (!identities.empty()) k.identities = find_identities(identities);
-        if (const auto pairs = asked_pairs(identities, k.identities, asks); !pairs.empty()) {
-            k.rule_totals = rule_totals_for(pairs);
-        }
+        k.asked = asked_pairs(identities, k.identities, asks);
+        if (!k.asked.empty()) k.rule_totals = rule_totals_for(k.asked);
         return k;
     }
     virtual bool lead_exists(LeadId id) = 0;

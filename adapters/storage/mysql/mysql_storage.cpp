@@ -610,13 +610,13 @@ public:
         if (!rule_ids.empty()) queries.push_back(rule_totals_sql(identities, rule_ids));
         auto rs = query("find known", queries);
         return guarded("find known", [&] {
-            Known k{read_processed(*rs[0]), read_identities(*rs[1]), {}};
+            Known k{read_processed(*rs[0]), read_identities(*rs[1]), {}, {}};
+            k.asked = core::asked_pairs(identities, k.identities, asks);
             if (rs.size() > 2) {
-                const auto asked = core::asked_pairs(identities, k.identities, asks);
                 while (rs[2]->next()) {
                     const core::LeadId lead{rs[2]->getInt64(1)};
                     std::string rule = rs[2]->getString(2).asStdString();
-                    if (std::find(asked.begin(), asked.end(), std::pair{lead, rule}) == asked.end()) continue;
+                    if (std::find(k.asked.begin(), k.asked.end(), std::pair{lead, rule}) == k.asked.end()) continue;
                     k.rule_totals.emplace_back(lead, core::RuleTotal{std::move(rule), rs[2]->getInt64(3),
                                                                      core::from_epoch_ms(rs[2]->getInt64(4)),
                                                                      rs[2]->getInt64(5)});
