@@ -218,6 +218,133 @@ TYPED_TEST(StorageContract, FindIdentities_ReturnsTheLeadsScoreStateWithGradeExp
     EXPECT_EQ(known.identities[0].grade, "warm");
 }
 
+// What a write transaction reads is what the database holds, whichever way it got there: its own
+// earlier commits, a rolled-back transaction (nothing), another connection (another process), or
+// another write path of the same storage. (SQLite's writer keeps what it wrote: this is what keeps
+// that cache honest.)
+TYPED_TEST(StorageContract, WriteReads_SeeEveryCommittedChange_AndNoRolledBackOne) {
+    auto w = this->new_lead(LeadId{31}, "tg", "3101", "Ann");
+    w.rule_totals = {{LeadId{31}, "pricing", 10, this->t0_, 10}};
+    this->commit(w);
+    const std::vector<core::IdentityKey> key{{"tg", "3101"}};
+    const std::vector<std::pair<LeadId, std::string>> pairs{{LeadId{31}, "pricing"}, {LeadId{31}, "demo"}};
+    const auto read = [&] {
+        auto tx = this->storage_->begin_write();
+        auto ids = tx->find_identities(key);
+        EXPECT_EQ(ids.size(), 1u);
+        auto totals = tx->rule_totals_for(pairs);
+        std::map<std::string, std::int64_t> by_rule;
+        for (const auto& [lead, t] : totals) by_rule[t.rule_id] = t.total;
+        tx->commit();
+        return std::pair{ids.empty() ? core::IdentityRecord{} : ids[0], by_rule};
+    };
+    // Read once (a cache fills), then change every field the pipeline reads.
+    EXPECT_EQ(read().first.score, 0);
+    {
+        auto tx = this->storage_->begin_write();
+        ASSERT_EQ(tx->find_identities(key).size(), 1u);
+        ASSERT_EQ(tx->rule_totals_for(pairs).size(), 1u);
+        core::WriteSet c;
+        c.now = this->t0_;
+        core::LeadUpdate u;
+        u.id = LeadId{31};
+        u.at = this->t0_;
+        u.stage = "demo";
+        u.status = "contacted";
+        u.lifecycle = "development";
+        u.score = 42;
+        u.grade = "warm";
+        u.demographic_score = 12;
+        u.behavioral_score = 30.5;
+        u.score_at = this->t0_ + std::chrono::minutes(1);
+        u.grade_expires_at = std::optional<Timestamp>(this->t0_ + std::chrono::hours(5));
+        c.lead_updates.push_back(u);
+        core::LeadUpdate opt;
+        opt.id = LeadId{31};
+        opt.at = this->t0_;
+        opt.opted_out = true;
+        c.lead_updates.push_back(opt);
+        core::IdentityUpdate i;
+        i.key = key[0];
+        i.display_name = "Ann B";
+        i.language = "zh-CN";
+        i.menu = "1:help";
+        i.at = this->t0_;
+        c.identity_updates.push_back(i);
+        c.rule_totals = {{LeadId{31}, "pricing", 15, this->t0_, 15}, {LeadId{31}, "demo", 20, this->t0_, 20}};
+        tx->apply(c);
+        tx->commit();
+    }
+    auto [r, totals] = read();
+    EXPECT_EQ(r.stage, "demo");
+    EXPECT_EQ(r.status, "contacted");
+    EXPECT_EQ(r.lifecycle, "development");
+    EXPECT_EQ(r.score, 42);
+    EXPECT_EQ(r.grade, "warm");
+    EXPECT_EQ(r.demographic_score, 12);
+    EXPECT_EQ(r.behavioral_score, 30.5);
+    EXPECT_EQ(r.score_at, this->t0_ + std::chrono::minutes(1));
+    EXPECT_EQ(r.grade_expires_at, this->t0_ + std::chrono::hours(5));
+    EXPECT_TRUE(r.lead_opted_out);
+    EXPECT_EQ(r.display_name, "Ann B");
+    EXPECT_EQ(r.username, "");  // unset: kept
+    EXPECT_EQ(r.language, "zh-CN");
+    EXPECT_EQ(r.menu, "1:help");
+    EXPECT_EQ(totals, (std::map<std::string, std::int64_t>{{"pricing", 15}, {"demo", 20}}));
+
+    // Rolled back: nothing of it is read afterwards.
+    {
+        auto tx = this->storage_->begin_write();
+        ASSERT_EQ(tx->find_identities(key).size(), 1u);
+        core::WriteSet c;
+        c.now = this->t0_;
+        core::LeadUpdate u;
+        u.id = LeadId{31};
+        u.at = this->t0_;
+        u.score = 99;
+        c.lead_updates.push_back(u);
+        c.rule_totals = {{LeadId{31}, "pricing", 99, this->t0_, 99}};
+        tx->apply(c);
+    }
+    std::tie(r, totals) = read();
+    EXPECT_EQ(r.score, 42);
+    EXPECT_EQ(totals.at("pricing"), 15);
+
+    // Another connection to the same database (another process) commits.
+    {
+        auto other = this->backend_->make();
+        auto tx = other->begin_write();
+        core::WriteSet c;
+        c.now = this->t0_;
+        core::LeadUpdate u;
+        u.id = LeadId{31};
+        u.at = this->t0_;
+        u.score = 77;
+        u.grade = "hot";
+        c.lead_updates.push_back(u);
+        c.rule_totals = {{LeadId{31}, "demo", 25, this->t0_, 25}};
+        tx->apply(c);
+        tx->commit();
+    }
+    std::tie(r, totals) = read();
+    EXPECT_EQ(r.score, 77);
+    EXPECT_EQ(r.grade, "hot");
+    EXPECT_EQ(totals.at("demo"), 25);
+
+    // Another write path of the same storage: a delivery report that finds the user gone.
+    {
+        core::WriteSet c;
+        c.now = this->t0_;
+        core::IdentityUpdate i;
+        i.key = key[0];
+        i.unreachable = true;
+        i.at = this->t0_;
+        c.identity_updates.push_back(i);
+        this->storage_->complete_outbox({}, c, this->t0_);
+    }
+    EXPECT_TRUE(read().first.unreachable);
+}
+
 // A batch starts with one lookup (one round trip on MySQL): which deliveries were processed, the
 // senders' identities, and their leads' totals for the rules the batch's events match.
 TYPED_TEST(StorageContract, FindKnown_ReturnsProcessedIdentitiesAndTheirLeadsRuleTotals) {

@@ -29,6 +29,11 @@ std::unique_ptr<sql::Connection> connect(const adapters::storage::StorageUrl& u,
     return std::unique_ptr<sql::Connection>(driver->connect(opts));
 }
 
+// Every test linked with this library, and every service it starts (they inherit the
+// environment), reads each answer the SQLite writer's cache gives again and fails on any
+// difference (SqliteStorage::Tx). Set before main, so before any storage is made.
+const bool kCheckWriteCache = [] { return ::setenv("LEADHATCH_CHECK_WRITE_CACHE", "1", 0) == 0; }();
+
 }  // namespace
 
 bool in_ci() {

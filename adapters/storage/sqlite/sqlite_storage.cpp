@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <future>
 #include <string>
 #include <utility>
@@ -33,6 +34,17 @@ std::optional<std::int64_t> opt_id(core::LeadId id) {
 std::optional<std::int64_t> opt_bool(const std::optional<bool>& b) {
     if (!b) return std::nullopt;
     return *b ? 1 : 0;
+}
+
+// Changes whenever the database changes: through this connection's commits, or (noticed when a
+// transaction begins) through another connection's.
+std::uint32_t data_version(SqliteDb& db) {
+    unsigned int v = 0;
+    if (const int rc = sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_DATA_VERSION, &v); rc != SQLITE_OK) {
+        throw core::StorageError(core::StorageErrorKind::kInternal,
+                                 "sqlite: no data version (SQLITE_FCNTL_DATA_VERSION: " + std::to_string(rc) + ")");
+    }
+    return v;
 }
 
 void configure(SqliteDb& db, bool memory) {
@@ -70,6 +82,26 @@ auto in_transaction(SqliteDb& db, Fn&& fn) {
         } catch (...) {
         }
         throw;
+    }
+}
+
+// in_transaction for writes to rows the write cache (SqliteStorage::Tx) does not hold: the cache
+// stays as valid as it was before, which only a transaction can tell (it notices other
+// connections' commits as it begins).
+template <class Fn>
+auto in_transaction_beside_cache(SqliteDb& db, std::uint32_t& cache_version, Fn&& fn) {
+    bool valid = false;
+    const auto run = [&] {
+        valid = data_version(db) == cache_version;
+        return fn();
+    };
+    if constexpr (std::is_void_v<decltype(fn())>) {
+        in_transaction(db, run);
+        if (valid) cache_version = data_version(db);
+    } else {
+        auto r = in_transaction(db, run);
+        if (valid) cache_version = data_version(db);
+        return r;
     }
 }
 
@@ -382,11 +414,16 @@ void apply_writes(SqliteDb& db, const core::WriteSet& w) {
 // The open write transaction holds the writer lock for its whole life.
 class SqliteStorage::Tx final : public core::WriteTx {
 public:
-    Tx(std::unique_lock<std::mutex> lock, SqliteDb& db) : lock_(std::move(lock)), db_(db) {
+    Tx(std::unique_lock<std::mutex> lock, SqliteStorage& owner)
+        : lock_(std::move(lock)), owner_(owner), db_(*owner.writer_), cache_(owner.cache_) {
         db_.exec("BEGIN IMMEDIATE");
+        // Any commit since this cache's last one (another path of this process, or another
+        // process) may have changed what it holds.
+        if (data_version(db_) != owner_.cache_version_) cache_.clear();
     }
     ~Tx() override {
         if (!done_) {
+            cache_.clear();  // it mirrored writes that are now rolled back
             try {
                 db_.exec("ROLLBACK");
             } catch (const std::exception& e) {
@@ -406,39 +443,80 @@ public:
         return found;
     }
 
+    // From the write cache, else read (and remembered).
     std::vector<core::IdentityRecord> find_identities(std::span<const core::IdentityKey> keys) override {
         std::vector<core::IdentityRecord> found;
+        found.reserve(keys.size());
+        for (const auto& k : keys) {
+            if (auto cached = cache_.identity(k)) {
+                if (owner_.check_cache_) check_cached(*cached);
+                found.push_back(std::move(*cached));
+            } else if (auto read = read_identity(k)) {
+                cache_.remember(*read);
+                found.push_back(std::move(*read));
+            }
+        }
+        return found;
+    }
+
+    std::optional<core::IdentityRecord> read_identity(const core::IdentityKey& k) {
         auto& s = db_.stmt(
             "SELECT i.lead_id, i.display_name, i.username, i.language, i.unreachable, l.opted_out, l.stage, l.status, "
             "l.lifecycle, l.score, l.grade, l.demographic_score, l.behavioral_score, l.score_at, i.menu, "
             "l.grade_expires_at FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
             "WHERE i.channel_id = ?1 AND i.external_user_id = ?2");
-        for (const auto& k : keys) {
-            s.bind(1, k.channel_id).bind(2, k.external_user_id);
-            if (s.step()) {
-                core::IdentityRecord r;
-                r.key = k;
-                r.lead_id = core::LeadId{s.i64(0)};
-                r.display_name = s.text(1);
-                r.username = s.text(2);
-                r.language = s.text(3);
-                r.unreachable = s.i64(4) != 0;
-                r.lead_opted_out = s.i64(5) != 0;
-                r.stage = s.text(6);
-                r.status = s.text(7);
-                r.lifecycle = s.text(8);
-                r.score = s.i64(9);
-                r.grade = s.text(10);
-                r.demographic_score = s.i64(11);
-                r.behavioral_score = s.f64(12);
-                r.score_at = core::from_epoch_ms(s.i64(13));
-                r.menu = s.text(14);
-                if (!s.is_null(15)) r.grade_expires_at = core::from_epoch_ms(s.i64(15));
-                found.push_back(std::move(r));
-            }
-            s.reset();
+        std::optional<core::IdentityRecord> found;
+        s.bind(1, k.channel_id).bind(2, k.external_user_id);
+        if (s.step()) {
+            core::IdentityRecord r;
+            r.key = k;
+            r.lead_id = core::LeadId{s.i64(0)};
+            r.display_name = s.text(1);
+            r.username = s.text(2);
+            r.language = s.text(3);
+            r.unreachable = s.i64(4) != 0;
+            r.lead_opted_out = s.i64(5) != 0;
+            r.stage = s.text(6);
+            r.status = s.text(7);
+            r.lifecycle = s.text(8);
+            r.score = s.i64(9);
+            r.grade = s.text(10);
+            r.demographic_score = s.i64(11);
+            r.behavioral_score = s.f64(12);
+            r.score_at = core::from_epoch_ms(s.i64(13));
+            r.menu = s.text(14);
+            if (!s.is_null(15)) r.grade_expires_at = core::from_epoch_ms(s.i64(15));
+            found = std::move(r);
         }
+        s.reset();
         return found;
+    }
+
+    // LEADHATCH_CHECK_WRITE_CACHE (tests): every cached answer is read again and must match.
+    void check_cached(const core::IdentityRecord& c) {
+        const auto d = read_identity(c.key);
+        const auto differs = [&](const char* field) {
+            throw core::StorageError(core::StorageErrorKind::kInternal,
+                                     std::string("write cache out of date: identity ") + c.key.channel_id + "/" +
+                                         c.key.external_user_id + " field " + field);
+        };
+        if (!d) differs("(row gone)");
+        if (d->lead_id != c.lead_id) differs("lead_id");
+        if (d->display_name != c.display_name) differs("display_name");
+        if (d->username != c.username) differs("username");
+        if (d->language != c.language) differs("language");
+        if (d->unreachable != c.unreachable) differs("unreachable");
+        if (d->lead_opted_out != c.lead_opted_out) differs("opted_out");
+        if (d->stage != c.stage) differs("stage");
+        if (d->status != c.status) differs("status");
+        if (d->lifecycle != c.lifecycle) differs("lifecycle");
+        if (d->score != c.score) differs("score");
+        if (d->grade != c.grade) differs("grade");
+        if (d->demographic_score != c.demographic_score) differs("demographic_score");
+        if (d->behavioral_score != c.behavioral_score) differs("behavioral_score");
+        if (d->score_at != c.score_at) differs("score_at");
+        if (d->grade_expires_at != c.grade_expires_at) differs("grade_expires_at");
+        if (d->menu != c.menu) differs("menu");
     }
 
     bool lead_exists(core::LeadId id) override {
@@ -461,18 +539,37 @@ public:
 
     std::vector<std::pair<core::LeadId, core::RuleTotal>> rule_totals_for(
         std::span<const std::pair<core::LeadId, std::string>> keys) override {
-        // In-process point reads on the primary key: cheaper than building, caching and binding
-        // one IN-list statement per batch shape.
+        // From the write cache, else in-process point reads on the primary key: cheaper than
+        // building, caching and binding one IN-list statement per batch shape.
         std::vector<std::pair<core::LeadId, core::RuleTotal>> found;
+        for (const auto& [id, rule] : keys) {
+            auto known = cache_.total(id, rule);
+            if (known && owner_.check_cache_) {
+                const auto d = read_total(id, rule);
+                if (d.has_value() != known->has_value() ||
+                    (d && (d->total != (*known)->total || d->period_start != (*known)->period_start ||
+                           d->period_points != (*known)->period_points))) {
+                    throw core::StorageError(core::StorageErrorKind::kInternal,
+                                             "write cache out of date: rule total " + rule + " of lead " +
+                                                 std::to_string(id.value));
+                }
+            }
+            if (!known) {
+                known = read_total(id, rule);
+                cache_.remember_total(id, rule, *known);
+            }
+            if (*known) found.emplace_back(id, std::move(**known));
+        }
+        return found;
+    }
+
+    std::optional<core::RuleTotal> read_total(core::LeadId id, const std::string& rule) {
         auto& s = db_.stmt(
             "SELECT total, period_start, period_points FROM lead_rule_totals WHERE lead_id = ?1 AND rule_id = ?2");
-        for (const auto& [id, rule] : keys) {
-            s.bind(1, id.value).bind(2, rule);
-            if (s.step()) {
-                found.emplace_back(id, core::RuleTotal{rule, s.i64(0), core::from_epoch_ms(s.i64(1)), s.i64(2)});
-            }
-            s.reset();
-        }
+        s.bind(1, id.value).bind(2, rule);
+        std::optional<core::RuleTotal> found;
+        if (s.step()) found = core::RuleTotal{rule, s.i64(0), core::from_epoch_ms(s.i64(1)), s.i64(2)};
+        s.reset();
         return found;
     }
 
@@ -482,16 +579,22 @@ public:
         return queries::leads_with_verified(ex, phone, email, except);
     }
 
-    void apply(const core::WriteSet& writes) override { apply_writes(db_, writes); }
+    void apply(const core::WriteSet& writes) override {
+        apply_writes(db_, writes);
+        cache_.apply(writes);
+    }
 
     void commit() override {
         db_.exec("COMMIT");
         done_ = true;
+        owner_.cache_version_ = data_version(db_);
     }
 
 private:
     std::unique_lock<std::mutex> lock_;
+    SqliteStorage& owner_;
     SqliteDb& db_;
+    core::LeadStateCache& cache_;
     bool done_ = false;
 };
 
@@ -527,6 +630,9 @@ private:
 };
 
 SqliteStorage::SqliteStorage(SqliteOptions options) : options_(std::move(options)) {
+    // Tests set this to read every cached answer of the write transactions again (Tx).
+    const char* check = std::getenv("LEADHATCH_CHECK_WRITE_CACHE");
+    check_cache_ = check != nullptr && *check != '\0' && *check != '0';
     memory_ = options_.path == ":memory:" || options_.path.empty();
     // The writer gathers each commit's log writes into one (wal_vfs.hpp); that relies on the
     // synchronous=FULL that configure() sets, checked here.
@@ -628,7 +734,7 @@ core::PoolStats SqliteStorage::pool_stats() const {
 core::IdRange SqliteStorage::reserve_ids(std::string_view sequence, std::int64_t count) {
     std::lock_guard lk(write_mu_);
     auto& db = *writer_;
-    return in_transaction(db, [&] {
+    return in_transaction_beside_cache(db, cache_version_, [&] {
         auto& s = db.stmt("UPDATE id_sequences SET next_id = next_id + ?1 WHERE name = ?2 RETURNING next_id - ?1");
         s.bind(1, count).bind(2, sequence);
         std::int64_t first = 0;
@@ -646,7 +752,7 @@ core::IdRange SqliteStorage::reserve_ids(std::string_view sequence, std::int64_t
 
 std::unique_ptr<core::WriteTx> SqliteStorage::begin_write() {
     std::unique_lock lk(write_mu_);
-    return std::make_unique<Tx>(std::move(lk), *writer_);
+    return std::make_unique<Tx>(std::move(lk), *this);
 }
 
 std::optional<core::LeadRecord> SqliteStorage::get_lead(core::LeadId id) {
@@ -713,7 +819,7 @@ std::vector<core::LeadRecord> SqliteStorage::leads_with_grade_due(core::Timestam
 std::int64_t SqliteStorage::prune_processed(core::Timestamp before, int limit) {
     std::lock_guard lk(write_mu_);
     auto& db = *writer_;
-    return in_transaction(db, [&] {
+    return in_transaction_beside_cache(db, cache_version_, [&] {
         db.stmt("DELETE FROM processed_inbound WHERE (channel_id, inbound_id) IN (SELECT channel_id, inbound_id "
                 "FROM processed_inbound WHERE processed_at < ?1 LIMIT ?2)")
             .bind(1, ms(before))
@@ -731,7 +837,7 @@ std::optional<core::Storage::StoredToken> SqliteStorage::read_token(std::string_
 
 bool SqliteStorage::lease_token_refresh(std::string_view channel_id, core::Timestamp now, core::Timestamp lease_until) {
     std::lock_guard lk(write_mu_);
-    return in_transaction(*writer_, [&] {
+    return in_transaction_beside_cache(*writer_, cache_version_, [&] {
         SqliteExec ex(*writer_);
         return queries::lease_token_refresh(ex, channel_id, now, lease_until);
     });
@@ -740,7 +846,7 @@ bool SqliteStorage::lease_token_refresh(std::string_view channel_id, core::Times
 void SqliteStorage::store_token(std::string_view channel_id, const std::string& token, core::Timestamp expires_at,
                                 core::Timestamp now) {
     std::lock_guard lk(write_mu_);
-    in_transaction(*writer_, [&] {
+    in_transaction_beside_cache(*writer_, cache_version_, [&] {
         SqliteExec ex(*writer_);
         queries::store_token(ex, channel_id, token, expires_at, now);
     });
@@ -809,7 +915,8 @@ std::vector<core::OutboxRecord> SqliteStorage::claim_outbox(core::Timestamp now,
                                                             int limit) {
     std::lock_guard lk(write_mu_);
     auto& db = *writer_;
-    return in_transaction(db, [&] {
+    // A claim writes only outbox leases.
+    return in_transaction_beside_cache(db, cache_version_, [&] {
         std::vector<core::OutboxRecord> out;
         auto& s = db.stmt(std::string("SELECT ") + kOutboxColumns +
                           "WHERE o.status = 'pending' AND o.due_at <= ?1 AND o.lease_until <= ?1 "
@@ -827,7 +934,9 @@ void SqliteStorage::complete_outbox(std::span<const core::OutboxResult> results,
                                     core::Timestamp now) {
     std::lock_guard lk(write_mu_);
     auto& db = *writer_;
+    bool cache_valid = false;
     in_transaction(db, [&] {
+        cache_valid = data_version(db) == cache_version_;
         for (const auto& r : results) {
             if (r.status == core::OutboxStatus::kPending) {
                 db.stmt("UPDATE outbox SET due_at = ?1, lease_until = 0, last_error = ?2, attempts = ?3 WHERE id = ?4")
@@ -849,6 +958,11 @@ void SqliteStorage::complete_outbox(std::span<const core::OutboxResult> results,
         }
         apply_writes(db, writes);
     });
+    // Outbox rows, and the writes the write cache mirrors as a transaction's own.
+    if (cache_valid) {
+        cache_.apply(writes);
+        cache_version_ = data_version(db);
+    }
 }
 
 std::optional<core::Timestamp> SqliteStorage::next_outbox_due() {

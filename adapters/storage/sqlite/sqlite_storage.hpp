@@ -1,11 +1,13 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/storage/lead_state_cache.hpp"
 #include "core/storage/storage.hpp"
 
 namespace leadhatch::adapters::storage {
@@ -76,6 +78,11 @@ private:
     std::vector<std::unique_ptr<SqliteDb>> idle_readers_;
     int readers_open_ = 0;
     int readers_in_use_ = 0;
+    // The write transactions' cache of lead state (Tx), valid while the database's data version
+    // is the one its last commit left; guarded by write_mu_.
+    core::LeadStateCache cache_;
+    std::uint32_t cache_version_ = 0;
+    bool check_cache_ = false;
 };
 
 }  // namespace leadhatch::adapters::storage
