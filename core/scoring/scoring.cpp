@@ -652,10 +652,26 @@ Expected<ScoringConfig> parse_scoring(std::string_view json_text, const std::str
 
 // ---- ScoringEngine --------------------------------------------------------------------------------
 
+namespace {
+
+std::optional<ScoreSignal::Kind> signal_kind_of(const std::string& rule_kind) {
+    using Kind = ScoreSignal::Kind;
+    if (rule_kind == "keyword" || rule_kind == "message" || rule_kind == "group_message") return Kind::kMessage;
+    if (rule_kind == "button") return Kind::kButtonPress;
+    if (rule_kind == "command") return Kind::kCommand;
+    if (rule_kind == "quiz_answer") return Kind::kQuizAnswer;
+    if (rule_kind == "link_click") return Kind::kLinkClick;
+    if (rule_kind == "group_join") return Kind::kMemberJoined;
+    return std::nullopt;
+}
+
+}  // namespace
+
 ScoringEngine::ScoringEngine(ScoringConfig config) : config_(std::move(config)) {
     for (const auto& rule : config_.rules) {
         auto& folded = folded_keywords_.emplace_back();
         for (const auto& k : rule.keywords) folded.push_back(lower(k));
+        signal_kinds_.push_back(rule.behavioral() ? signal_kind_of(rule.kind) : std::nullopt);
     }
 }
 
@@ -663,8 +679,8 @@ std::vector<ScoreAward> ScoringEngine::evaluate(const ScoreSignal& signal, std::
     std::vector<ScoreAward> awards;
     std::string folded;
     for (std::size_t r = 0; r < config_.rules.size(); ++r) {
+        if (signal_kinds_[r] != signal.kind) continue;
         const auto& rule = config_.rules[r];
-        if (!rule.behavioral()) continue;
         auto hit = rule.kind == "keyword" ? match_keyword(rule, folded_keywords_[r], signal, folded) : match(rule, signal);
         if (!hit || hit->first <= 0) continue;
         const int points = take_points(rule, hit->first, signal.at, totals);

@@ -142,6 +142,9 @@ public:
 private:
     ScoringConfig config_;
     std::vector<std::vector<std::string>> folded_keywords_;  // per rule: its keywords lower-cased
+    // Per rule: the one signal kind a behavioural rule can match (nullopt: a demographic rule, or
+    // none), so evaluate() passes over the others without comparing kind names.
+    std::vector<std::optional<ScoreSignal::Kind>> signal_kinds_;
 };
 
 // Segments (templates/segments.json): who a lead is, first match wins.

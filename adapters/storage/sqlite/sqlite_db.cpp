@@ -60,6 +60,15 @@ SqliteStmt& SqliteStmt::bind(int idx, double v) {
 }
 
 SqliteStmt& SqliteStmt::bind(int idx, std::string_view v) {
+    // SQLITE_STATIC: SQLite reads the caller's bytes in place instead of copying them into a block
+    // of its own at every bind. reset() clears the bindings, and SqliteDb::stmt() resets a cached
+    // statement before handing it out again, so no later use sees the pointer.
+    const int rc = sqlite3_bind_text64(stmt_, idx, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+    if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");
+    return *this;
+}
+
+SqliteStmt& SqliteStmt::bind(int idx, std::string&& v) {
     const int rc = sqlite3_bind_text64(stmt_, idx, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK) throw_sqlite(db_, rc, "bind");
     return *this;

@@ -29,8 +29,11 @@ public:
     SqliteStmt& bind(int idx, std::int64_t v);
     SqliteStmt& bind(int idx, int v) { return bind(idx, static_cast<std::int64_t>(v)); }
     SqliteStmt& bind(int idx, bool v) { return bind(idx, static_cast<std::int64_t>(v ? 1 : 0)); }
+    // Text is bound without a copy: it must stay where it is until the statement has run (run(),
+    // or step() until done and reset()). A temporary string is copied (the && overload).
     SqliteStmt& bind(int idx, std::string_view v);
     SqliteStmt& bind(int idx, const std::string& v) { return bind(idx, std::string_view{v}); }
+    SqliteStmt& bind(int idx, std::string&& v);
     SqliteStmt& bind(int idx, const char* v) { return bind(idx, std::string_view{v}); }
     SqliteStmt& bind_null(int idx);
     template <class T>
