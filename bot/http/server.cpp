@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -146,6 +147,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     Metrics& metrics;
     tcp::acceptor acceptor;
     std::uint16_t port = 0;  // set by start(), before any other thread looks
+    tcp protocol = tcp::v4();  // the listening address's, set by start()
     std::vector<net::io_context*> workers;  // accepted connections are spread over these (sessions_mu)
     std::size_t next_worker = 0;
     std::atomic<bool> stopping{false};
@@ -207,6 +209,7 @@ void HttpServer::start() {
     a.bind(ep);
     a.listen(net::socket_base::max_listen_connections);
     impl_->port = a.local_endpoint().port();  // read once: the acceptor is closed on another thread later
+    impl_->protocol = ep.protocol();
     const int n = std::max(1, impl_->config.threads);
     for (int i = 0; i < n; ++i) {
         auto w = std::make_unique<Worker>();
@@ -248,7 +251,19 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
             worker = workers[next_worker++ % workers.size()];
         }
         beast::error_code ec;
-        tcp::socket socket = co_await acceptor.async_accept(*worker, net::redirect_error(net::use_awaitable, ec));
+        // Accepted on the acceptor's own context, then moved to the worker's. A pending accept
+        // onto a worker's context held a socket of that context: a server destroyed before the
+        // acceptor's context left it one to destroy on a context already gone (a use after free
+        // AddressSanitizer found in http_server_test's teardown).
+        tcp::socket accepted = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+        tcp::socket socket(*worker);
+        if (!ec) {
+            const auto fd = accepted.release(ec);
+            if (!ec) {
+                socket.assign(protocol, fd, ec);
+                if (ec) ::close(fd);
+            }
+        }
         if (ec) {
             if (ec == net::error::operation_aborted || stopping) break;
             spdlog::warn("http: accept failed: {}", ec.message());
