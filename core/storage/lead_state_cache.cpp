@@ -1,6 +1,5 @@
 #include "core/storage/lead_state_cache.hpp"
 
-#include <algorithm>
 #include <functional>
 
 namespace leadhatch::core {
@@ -15,26 +14,10 @@ std::optional<IdentityRecord> LeadStateCache::identity(const IdentityKey& key) c
     if (id == identities_.end()) return std::nullopt;
     const auto lead = leads_.find(id->second.lead_id.value);
     if (lead == leads_.end() || !lead->second.has_state) return std::nullopt;
-    const IdentityPart& i = id->second;
-    const LeadPart& l = lead->second;
     IdentityRecord r;
+    static_cast<IdentityFields&>(r) = id->second;
+    static_cast<LeadStateFields&>(r) = lead->second.state;
     r.key = key;
-    r.lead_id = i.lead_id;
-    r.display_name = i.display_name;
-    r.username = i.username;
-    r.language = i.language;
-    r.unreachable = i.unreachable;
-    r.menu = i.menu;
-    r.lead_opted_out = l.opted_out;
-    r.stage = l.stage;
-    r.status = l.status;
-    r.lifecycle = l.lifecycle;
-    r.score = l.score;
-    r.grade = l.grade;
-    r.demographic_score = l.demographic_score;
-    r.behavioral_score = l.behavioral_score;
-    r.score_at = l.score_at;
-    r.grade_expires_at = l.grade_expires_at;
     return r;
 }
 
@@ -46,19 +29,9 @@ void LeadStateCache::make_room() {
 
 void LeadStateCache::remember(const IdentityRecord& r) {
     make_room();
-    identities_.insert_or_assign(r.key,
-                                 IdentityPart{r.lead_id, r.display_name, r.username, r.language, r.unreachable, r.menu});
+    identities_.insert_or_assign(r.key, static_cast<const IdentityFields&>(r));
     LeadPart& l = leads_[r.lead_id.value];
-    l.opted_out = r.lead_opted_out;
-    l.stage = r.stage;
-    l.status = r.status;
-    l.lifecycle = r.lifecycle;
-    l.score = r.score;
-    l.grade = r.grade;
-    l.demographic_score = r.demographic_score;
-    l.behavioral_score = r.behavioral_score;
-    l.score_at = r.score_at;
-    l.grade_expires_at = r.grade_expires_at;
+    l.state = r;
     l.has_state = true;
 }
 
@@ -72,7 +45,10 @@ std::optional<std::optional<RuleTotal>> LeadStateCache::total(LeadId lead, std::
 }
 
 void LeadStateCache::remember_total(LeadId lead, std::string_view rule_id, std::optional<RuleTotal> total) {
-    auto& totals = leads_[lead.value].totals;
+    set_total(leads_[lead.value].totals, rule_id, std::move(total));
+}
+
+void LeadStateCache::set_total(Totals& totals, std::string_view rule_id, std::optional<RuleTotal> total) {
     for (auto& [rule, t] : totals) {
         if (rule == rule_id) {
             t = std::move(total);
@@ -91,25 +67,25 @@ void LeadStateCache::apply(const WriteSet& w) {
     for (const auto& l : w.new_leads) {
         LeadPart& p = leads_[l.id.value];
         p = LeadPart{};
-        p.stage = l.stage;
-        p.status = l.status;
-        p.lifecycle = l.lifecycle;
-        p.score = l.score;
-        p.grade = l.grade;
-        p.demographic_score = l.demographic_score;
-        p.behavioral_score = l.behavioral_score;
-        p.score_at = l.score_at;
-        p.grade_expires_at = l.grade_expires_at;
+        p.state.stage = l.stage;
+        p.state.status = l.status;
+        p.state.lifecycle = l.lifecycle;
+        p.state.score = l.score;
+        p.state.grade = l.grade;
+        p.state.demographic_score = l.demographic_score;
+        p.state.behavioral_score = l.behavioral_score;
+        p.state.score_at = l.score_at;
+        p.state.grade_expires_at = l.grade_expires_at;
         p.has_state = true;
     }
     for (const auto& i : w.new_identities) {
         make_room();
-        identities_.insert_or_assign(i.key, IdentityPart{i.lead_id, i.display_name, i.username, i.language, false, {}});
+        identities_.insert_or_assign(i.key, IdentityFields{i.lead_id, i.display_name, i.username, i.language, false, {}});
     }
     for (const auto& u : w.identity_updates) {
         const auto it = identities_.find(u.key);
         if (it == identities_.end()) continue;
-        IdentityPart& i = it->second;
+        IdentityFields& i = it->second;
         if (u.display_name) i.display_name = *u.display_name;
         if (u.username) i.username = *u.username;
         if (u.language) i.language = *u.language;
@@ -126,8 +102,8 @@ void LeadStateCache::apply(const WriteSet& w) {
             }
             const auto it = leads_.find(u.id.value);
             if (it == leads_.end()) continue;
-            LeadPart& l = it->second;
-            if (u.opted_out) l.opted_out = *u.opted_out;
+            LeadStateFields& l = it->second.state;
+            if (u.opted_out) l.lead_opted_out = *u.opted_out;
             if (u.stage) l.stage = *u.stage;
             if (u.status) l.status = *u.status;
             if (u.lifecycle) l.lifecycle = *u.lifecycle;
@@ -142,14 +118,7 @@ void LeadStateCache::apply(const WriteSet& w) {
     for (const auto& t : w.rule_totals) {
         const auto it = leads_.find(t.lead_id.value);
         if (it == leads_.end()) continue;
-        RuleTotal total{t.rule_id, t.total, t.period_start, t.period_points};
-        auto& totals = it->second.totals;
-        const auto r = std::find_if(totals.begin(), totals.end(), [&](const auto& e) { return e.first == t.rule_id; });
-        if (r != totals.end()) {
-            r->second = std::move(total);
-        } else {
-            totals.emplace_back(t.rule_id, std::move(total));
-        }
+        set_total(it->second.totals, t.rule_id, RuleTotal{t.rule_id, t.total, t.period_start, t.period_points});
     }
 }
 

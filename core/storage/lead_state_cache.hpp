@@ -46,34 +46,19 @@ private:
     struct KeyHash {
         std::size_t operator()(const IdentityKey& k) const noexcept;
     };
-    struct IdentityPart {
-        LeadId lead_id;
-        std::string display_name;
-        std::string username;
-        std::string language;
-        bool unreachable = false;
-        std::string menu;
-    };
+    // (rule id, total or known absence), a few per lead.
+    using Totals = std::vector<std::pair<std::string, std::optional<RuleTotal>>>;
     struct LeadPart {
-        bool opted_out = false;
-        std::string stage;
-        std::string status;
-        std::string lifecycle;
-        std::int64_t score = 0;
-        std::string grade;
-        std::int64_t demographic_score = 0;
-        double behavioral_score = 0;
-        Timestamp score_at{};
-        std::optional<Timestamp> grade_expires_at;
-        // (rule id, total or known absence), a few per lead.
-        std::vector<std::pair<std::string, std::optional<RuleTotal>>> totals;
-        bool has_state = false;  // the funnel and score fields above came from the database
+        LeadStateFields state;
+        bool has_state = false;  // `state` came from the database (or a row written to it)
+        Totals totals;
     };
 
+    static void set_total(Totals& totals, std::string_view rule_id, std::optional<RuleTotal> total);
     void make_room();
 
     std::size_t max_identities_;
-    std::unordered_map<IdentityKey, IdentityPart, KeyHash> identities_;
+    std::unordered_map<IdentityKey, IdentityFields, KeyHash> identities_;
     std::unordered_map<std::int64_t, LeadPart> leads_;
 };
 

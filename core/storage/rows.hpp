@@ -54,16 +54,21 @@ struct LeadRow {
     std::optional<Timestamp> updated_at;    // unset: created_at
 };
 
-// An identity as read back, with the bits of its lead the inbound pipeline needs.
-struct IdentityRecord {
-    IdentityKey key;
+// An identity's own fields, as the inbound pipeline reads them.
+struct IdentityFields {
     LeadId lead_id;
     std::string display_name;
     std::string username;
     std::string language;
     bool unreachable = false;
+    // The numbered menu last sent to this identity (encode_menu text; "" = none).
+    std::string menu;
+};
+
+// What an identity's lead adds: its opt-out, and its funnel and score state for the inbound
+// pipeline's scoring.
+struct LeadStateFields {
     bool lead_opted_out = false;
-    // The lead's funnel and score state, for the inbound pipeline's scoring.
     std::string stage;
     std::string status;
     std::string lifecycle;
@@ -73,8 +78,11 @@ struct IdentityRecord {
     double behavioral_score = 0;
     Timestamp score_at{};
     std::optional<Timestamp> grade_expires_at;
-    // The numbered menu last sent to this identity (encode_menu text; "" = none).
-    std::string menu;
+};
+
+// An identity as read back, with the bits of its lead the inbound pipeline needs.
+struct IdentityRecord : IdentityFields, LeadStateFields {
+    IdentityKey key;
 };
 
 // A scoring total a batch asks for: the rule `rule_id`, matched by an event of the sender
