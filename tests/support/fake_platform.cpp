@@ -21,7 +21,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-struct FakePlatform::Impl : std::enable_shared_from_this<Impl> {
+// The coroutines hold no reference to Impl: ~FakePlatform stops and joins the threads first, then
+// Impl goes, its io_context last, which destroys the coroutines still waiting. (Each used to hold a
+// shared_ptr to Impl, which holds the io_context, which held them: a cycle that leaked them all.)
+struct FakePlatform::Impl {
     net::io_context ioc;
     tcp::acceptor acceptor{ioc};
     std::vector<std::thread> threads;
@@ -30,7 +33,6 @@ struct FakePlatform::Impl : std::enable_shared_from_this<Impl> {
     std::vector<RecordedRequest> recorded;
 
     net::awaitable<void> accept() {
-        auto self = shared_from_this();
         for (;;) {
             beast::error_code ec;
             tcp::socket s(ioc);
@@ -41,7 +43,6 @@ struct FakePlatform::Impl : std::enable_shared_from_this<Impl> {
     }
 
     net::awaitable<void> serve(tcp::socket socket) {
-        auto self = shared_from_this();
         beast::tcp_stream stream(std::move(socket));
         beast::flat_buffer buf;
         for (;;) {

@@ -18,7 +18,9 @@ namespace leadhatch::testing {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-struct TcpProxy::Impl : std::enable_shared_from_this<Impl> {
+// As in FakePlatform, the coroutines hold no reference to Impl (that was a cycle through the
+// io_context, which leaked): ~TcpProxy stops and joins the thread before Impl goes.
+struct TcpProxy::Impl {
     net::io_context ioc;
     tcp::acceptor acceptor{ioc};
     std::uint16_t target = 0;
@@ -42,7 +44,6 @@ struct TcpProxy::Impl : std::enable_shared_from_this<Impl> {
     }
 
     net::awaitable<void> accept() {
-        auto self = shared_from_this();
         for (;;) {
             auto client = std::make_shared<tcp::socket>(ioc);
             boost::system::error_code ec;
