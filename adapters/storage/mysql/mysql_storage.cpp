@@ -616,7 +616,8 @@ public:
                 while (rs[2]->next()) {
                     const core::LeadId lead{rs[2]->getInt64(1)};
                     std::string rule = rs[2]->getString(2).asStdString();
-                    if (std::find(k.asked.begin(), k.asked.end(), std::pair{lead, rule}) == k.asked.end()) continue;
+                    // k.asked is sorted (asked_pairs).
+                    if (!std::binary_search(k.asked.begin(), k.asked.end(), std::pair{lead, rule})) continue;
                     k.rule_totals.emplace_back(lead, core::RuleTotal{std::move(rule), rs[2]->getInt64(3),
                                                                      core::from_epoch_ms(rs[2]->getInt64(4)),
                                                                      rs[2]->getInt64(5)});

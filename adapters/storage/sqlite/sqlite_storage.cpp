@@ -85,22 +85,27 @@ auto in_transaction(SqliteDb& db, Fn&& fn) {
     }
 }
 
-// in_transaction for writes to rows the write cache (SqliteStorage::Tx) does not hold: the cache
-// stays as valid as it was before, which only a transaction can tell (it notices other
-// connections' commits as it begins).
-template <class Fn>
-auto in_transaction_beside_cache(SqliteDb& db, std::uint32_t& cache_version, Fn&& fn) {
+// in_transaction for writes the write cache (SqliteStorage::Tx) either does not hold or mirrors
+// (`mirror`, run after the commit): the cache stays as valid as it was before, which only a
+// transaction can tell (it notices other connections' commits as it begins).
+template <class Fn, class Mirror = void (*)()>
+auto in_transaction_beside_cache(SqliteDb& db, std::uint32_t& cache_version, Fn&& fn, Mirror&& mirror = [] {}) {
     bool valid = false;
     const auto run = [&] {
         valid = data_version(db) == cache_version;
         return fn();
     };
+    const auto keep = [&] {
+        if (!valid) return;
+        mirror();
+        cache_version = data_version(db);
+    };
     if constexpr (std::is_void_v<decltype(fn())>) {
         in_transaction(db, run);
-        if (valid) cache_version = data_version(db);
+        keep();
     } else {
         auto r = in_transaction(db, run);
-        if (valid) cache_version = data_version(db);
+        keep();
         return r;
     }
 }
@@ -934,9 +939,8 @@ void SqliteStorage::complete_outbox(std::span<const core::OutboxResult> results,
                                     core::Timestamp now) {
     std::lock_guard lk(write_mu_);
     auto& db = *writer_;
-    bool cache_valid = false;
-    in_transaction(db, [&] {
-        cache_valid = data_version(db) == cache_version_;
+    // Outbox rows, and writes the write cache mirrors as a transaction's own.
+    in_transaction_beside_cache(db, cache_version_, [&] {
         for (const auto& r : results) {
             if (r.status == core::OutboxStatus::kPending) {
                 db.stmt("UPDATE outbox SET due_at = ?1, lease_until = 0, last_error = ?2, attempts = ?3 WHERE id = ?4")
@@ -957,12 +961,7 @@ void SqliteStorage::complete_outbox(std::span<const core::OutboxResult> results,
             }
         }
         apply_writes(db, writes);
-    });
-    // Outbox rows, and the writes the write cache mirrors as a transaction's own.
-    if (cache_valid) {
-        cache_.apply(writes);
-        cache_version_ = data_version(db);
-    }
+    }, [&] { cache_.apply(writes); });
 }
 
 std::optional<core::Timestamp> SqliteStorage::next_outbox_due() {
